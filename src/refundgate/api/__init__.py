@@ -1,0 +1,5 @@
+"""The HTTP face of the gateway."""
+
+from refundgate.api.app import GatewayApp
+
+__all__ = ["GatewayApp"]

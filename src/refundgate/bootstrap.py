@@ -1,0 +1,64 @@
+"""The composition root: the only place that picks concrete adapters."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import structlog
+
+from refundgate.api import GatewayApp
+from refundgate.config import Settings
+from refundgate.ports import AdminStore
+from refundgate.sandbox import SandboxLedger, sandbox_channels
+from refundgate.service import Deps
+from refundgate.store.sqlite import SqliteStore
+from refundgate.system import RandomIds, SystemClock
+
+__all__ = ["app_from_environment", "build_app", "build_deps", "configure_logging", "open_store"]
+
+
+def open_store(database_url: str) -> AdminStore:
+    """The store for ``database_url``; raises ValueError for an unsupported URL."""
+    if database_url.startswith("sqlite:"):
+        return SqliteStore(database_url)
+    raise ValueError(f"unsupported database URL (expected sqlite:///FILE): {database_url}")
+
+
+def build_deps(settings: Settings) -> Deps:
+    ledger = SandboxLedger(settings.sandbox_ledger)
+    return Deps(
+        store=open_store(settings.database_url),
+        channels=sandbox_channels(ledger),
+        clock=SystemClock(),
+        ids=RandomIds(),
+        channel_timeout_s=settings.channel_timeout_s,
+    )
+
+
+def build_app(settings: Settings) -> GatewayApp:
+    return GatewayApp(build_deps(settings))
+
+
+def configure_logging(level: str) -> None:
+    """Key-value log lines on stderr; no secret ever reaches a log call."""
+    numeric = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
+    structlog.configure(
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            structlog.processors.KeyValueRenderer(key_order=["timestamp", "level", "event"]),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        cache_logger_on_first_use=True,
+    )
+
+
+def app_from_environment() -> GatewayApp:
+    """App factory for server worker processes: settings from the environment."""
+    settings = Settings.from_mapping(os.environ)
+    configure_logging(settings.log_level)
+    return build_app(settings)

@@ -1,0 +1,284 @@
+"""The ``refundgate`` command line.
+
+Every command takes ``--database-url`` (or ``REFUNDGATE_DATABASE_URL``; default
+``sqlite:///refundgate.db``). Bad input gives a one-line message on stderr and
+exit status 1 (2 for a malformed command line).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import click
+import uvicorn
+
+from refundgate.bootstrap import build_app, configure_logging, open_store
+from refundgate.config import DEFAULT_DATABASE_URL, Settings
+from refundgate.domain.channels import family_of
+from refundgate.domain.errors import DomainError
+from refundgate.domain.merchant import Merchant, Operator
+from refundgate.domain.model import PayOrder, SandboxOutcome
+from refundgate.domain.secret import Secret
+from refundgate.ports import AdminStore, StoreError
+from refundgate.protocol.fields import MAX_AMOUNT, is_notify_url
+from refundgate.sandbox.demo import DemoData, seed_demo
+from refundgate.system import SystemClock
+
+__all__ = ["cli", "main"]
+
+T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _database_option(command: F) -> F:
+    return click.option(
+        "--database-url",
+        envvar="REFUNDGATE_DATABASE_URL",
+        default=None,
+        help=f"Database URL [default: {DEFAULT_DATABASE_URL}].",
+    )(command)
+
+
+def _settings(ctx: click.Context, database_url: str | None) -> Settings:
+    settings = Settings.from_mapping(os.environ)
+    url = database_url or ctx.find_root().params.get("database_url") or settings.database_url
+    return Settings(url, settings.channel_timeout_s, settings.sandbox_ledger, settings.log_level)
+
+
+def _with_store(settings: Settings, work: Callable[[AdminStore], Awaitable[T]]) -> T:
+    async def run() -> T:
+        try:
+            store = open_store(settings.database_url)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        try:
+            await store.migrate()
+            return await work(store)
+        except DomainError as exc:
+            raise click.ClickException(f"{_describe(exc)}") from None
+        except StoreError as exc:
+            raise click.ClickException(f"database unavailable: {exc}") from None
+        finally:
+            await store.close()
+
+    return asyncio.run(run())
+
+
+def _describe(error: DomainError) -> str:
+    words = {"MerchantNotFound": "unknown merchant", "AlreadyExists": "already exists"}
+    name = type(error).__name__
+    return f"{words.get(name, name)}: {error}"
+
+
+def _now() -> int:
+    return SystemClock().now_ms()
+
+
+@click.group()
+@_database_option
+def cli(database_url: str | None) -> None:
+    """refundgate: a refund gateway speaking the IOTPay v1 refund interface."""
+
+
+@cli.command()
+@_database_option
+@click.pass_context
+def init(ctx: click.Context, database_url: str | None) -> None:
+    """Create or upgrade the database schema."""
+    settings = _settings(ctx, database_url)
+    _with_store(settings, lambda store: asyncio.sleep(0))
+    click.echo(f"database ready: {settings.database_url}")
+
+
+@cli.group()
+def merchant() -> None:
+    """Manage merchants."""
+
+
+def _notify_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not is_notify_url(value):
+        raise click.BadParameter("must be an http(s) URL without '?'", ctx, param)
+    return value
+
+
+def _identifier(limit: int) -> Callable[[click.Context, click.Parameter, str], str]:
+    def check(ctx: click.Context, param: click.Parameter, value: str) -> str:
+        if not value or len(value) > limit or not value.isprintable() or " " in value:
+            raise click.BadParameter(f"must be 1–{limit} printable characters", ctx, param)
+        return value
+
+    return check
+
+
+@merchant.command("add")
+@click.option("--mch-id", required=True, callback=_identifier(30))
+@click.option("--key", required=True, callback=_identifier(128), help="The signing key.")
+@click.option("--name", default="")
+@click.option("--notify-url", default=None, callback=_notify_url)
+@_database_option
+@click.pass_context
+def merchant_add(
+    ctx: click.Context,
+    mch_id: str,
+    key: str,
+    name: str,
+    notify_url: str | None,
+    database_url: str | None,
+) -> None:
+    """Add a merchant and its signing key."""
+    record = Merchant(mch_id, Secret(key), name=name, notify_url=notify_url)
+    _with_store(_settings(ctx, database_url), lambda store: store.add_merchant(record, now=_now()))
+    click.echo(f"merchant {mch_id} added")
+
+
+@cli.group()
+def operator() -> None:
+    """Manage the login names that may act for a merchant."""
+
+
+@operator.command("add")
+@click.option("--mch-id", required=True, callback=_identifier(30))
+@click.option("--login-name", required=True, callback=_identifier(32))
+@click.option("--no-refund", is_flag=True, help="May sign in but not refund.")
+@_database_option
+@click.pass_context
+def operator_add(
+    ctx: click.Context, mch_id: str, login_name: str, no_refund: bool, database_url: str | None
+) -> None:
+    """Add an operator (a request's loginName) to a merchant."""
+    record = Operator(mch_id, login_name, may_refund=not no_refund)
+    _with_store(_settings(ctx, database_url), lambda store: store.add_operator(record, now=_now()))
+    click.echo(f"operator {login_name} of merchant {mch_id} added")
+
+
+@cli.group()
+def order() -> None:
+    """Manage paid orders."""
+
+
+def _paid_at(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter("must be an ISO-8601 date and time", ctx, param) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp()) * 1000 + moment.microsecond // 1000
+
+
+def _currency(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    if len(value) != 3 or not value.isalpha() or not value.isascii():
+        raise click.BadParameter("must be a 3-letter ISO 4217 code", ctx, param)
+    return value.upper()
+
+
+@order.command("add")
+@click.option("--mch-id", required=True, callback=_identifier(30))
+@click.option("--pay-order-id", required=True, callback=_identifier(64))
+@click.option("--channel-id", required=True, callback=_identifier(24))
+@click.option("--amount", required=True, type=click.IntRange(1, MAX_AMOUNT), help="In cents.")
+@click.option("--currency", default="CAD", show_default=True, callback=_currency)
+@click.option("--paid-at", default=None, callback=_paid_at, help="ISO-8601 [default: now].")
+@click.option(
+    "--sandbox-outcome",
+    type=click.Choice([outcome.value for outcome in SandboxOutcome]),
+    default=None,
+    help="What the sandbox channel does with refunds of this order [default: succeed].",
+)
+@_database_option
+@click.pass_context
+def order_add(
+    ctx: click.Context,
+    mch_id: str,
+    pay_order_id: str,
+    channel_id: str,
+    amount: int,
+    currency: str,
+    paid_at: int | None,
+    sandbox_outcome: str | None,
+    database_url: str | None,
+) -> None:
+    """Record a paid order (any IOTPay channel id; card ones are not refundable here)."""
+    record = PayOrder(
+        mch_id=mch_id,
+        pay_order_id=pay_order_id,
+        channel_id=channel_id,
+        currency=currency,
+        amount=amount,
+        paid_at=paid_at if paid_at is not None else _now(),
+        sandbox_outcome=SandboxOutcome(sandbox_outcome) if sandbox_outcome else None,
+    )
+    _with_store(_settings(ctx, database_url), lambda store: store.add_order(record))
+    refundable = (
+        ""
+        if family_of(channel_id)
+        else " (not refundable here: not WeChat Pay, Alipay or UnionPay)"
+    )
+    click.echo(f"order {pay_order_id} added{refundable}")
+
+
+async def _prepare(store: AdminStore) -> DemoData | None:
+    if await store.merchant_count():
+        return None
+    return await seed_demo(store, now=_now())
+
+
+def _print_demo(demo: DemoData, base_url: str) -> None:
+    click.echo("Demo data seeded (the key is shown only now):")
+    click.echo(f"  mchId      {demo.mch_id}")
+    click.echo(f"  key        {demo.key.reveal()}")
+    click.echo(f"  loginName  {demo.login_name}")
+    for pay_order_id, channel_id, amount, outcome in demo.orders:
+        line = f"{pay_order_id:<17} {channel_id:<10} {amount:>6} CAD  sandbox: {outcome.value}"
+        click.echo(f"  order      {line}")
+    click.echo("Refund 1.00 CAD of DEMO-ALI-0001:")
+    click.echo(f"  {demo.curl(base_url)}")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+@_database_option
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, workers: int, database_url: str | None) -> None:
+    """Run the gateway (migrating, and seeding demo data into an empty database)."""
+    settings = _settings(ctx, database_url)
+    configure_logging(settings.log_level)
+    demo = _with_store(settings, _prepare)
+    if demo is not None:
+        _print_demo(demo, f"http://{host}:{port}")
+    click.echo(f"refundgate serving on http://{host}:{port} with {workers} worker(s)", err=True)
+    common: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": "warning",
+        "access_log": False,
+    }
+    if workers == 1:
+        uvicorn.run(build_app(settings), **common)
+        return
+    os.environ.update(settings.to_environment())
+    uvicorn.run(
+        "refundgate.bootstrap:app_from_environment", factory=True, workers=workers, **common
+    )
+
+
+def main() -> None:
+    """Entry point: one-line errors instead of usage dumps."""
+    try:
+        code = cli.main(standalone_mode=False)
+    except click.ClickException as exc:
+        click.echo(f"refundgate: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("refundgate: aborted", err=True)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,51 @@
+"""Settings, read from a mapping (the environment) by the composition root only."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+__all__ = ["DEFAULT_DATABASE_URL", "Settings"]
+
+DEFAULT_DATABASE_URL = "sqlite:///refundgate.db"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything a gateway process is configured with.
+
+    ``REFUNDGATE_DATABASE_URL``       where the data lives (default SQLite in the working folder)
+    ``REFUNDGATE_CHANNEL_TIMEOUT``    seconds to wait for a channel's answer (default 10)
+    ``REFUNDGATE_SANDBOX_LEDGER``     file to which sandbox channels append each call received
+    ``REFUNDGATE_LOG_LEVEL``          debug, info, warning or error (default info)
+    """
+
+    database_url: str = DEFAULT_DATABASE_URL
+    channel_timeout_s: float = 10.0
+    sandbox_ledger: str | None = None
+    log_level: str = "info"
+
+    @classmethod
+    def from_mapping(cls, env: Mapping[str, str]) -> Settings:
+        timeout = env.get("REFUNDGATE_CHANNEL_TIMEOUT", "10")
+        try:
+            channel_timeout_s = float(timeout)
+        except ValueError:
+            raise ValueError(f"REFUNDGATE_CHANNEL_TIMEOUT is not a number: {timeout!r}") from None
+        return cls(
+            database_url=env.get("REFUNDGATE_DATABASE_URL") or DEFAULT_DATABASE_URL,
+            channel_timeout_s=channel_timeout_s,
+            sandbox_ledger=env.get("REFUNDGATE_SANDBOX_LEDGER") or None,
+            log_level=(env.get("REFUNDGATE_LOG_LEVEL") or "info").lower(),
+        )
+
+    def to_environment(self) -> dict[str, str]:
+        """The variables that give another process these settings."""
+        env = {
+            "REFUNDGATE_DATABASE_URL": self.database_url,
+            "REFUNDGATE_CHANNEL_TIMEOUT": str(self.channel_timeout_s),
+            "REFUNDGATE_LOG_LEVEL": self.log_level,
+        }
+        if self.sandbox_ledger:
+            env["REFUNDGATE_SANDBOX_LEDGER"] = self.sandbox_ledger
+        return env

@@ -1,0 +1,55 @@
+"""Merchants, their signing keys, and their operators."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from refundgate.domain.errors import MerchantDisabled, OperatorNotAllowed
+from refundgate.domain.secret import Secret
+
+__all__ = ["Merchant", "MerchantStatus", "Operator"]
+
+
+class MerchantStatus(enum.Enum):
+    ACTIVE = "ACTIVE"
+    DISABLED = "DISABLED"
+
+
+@dataclass(frozen=True, slots=True)
+class Merchant:
+    """A merchant: who signs requests, and with which keys."""
+
+    mch_id: str
+    key: Secret
+    name: str = ""
+    status: MerchantStatus = MerchantStatus.ACTIVE
+    previous_key: Secret | None = None
+    previous_key_expires_at: int | None = None
+    notify_url: str | None = None
+
+    def verifying_keys(self, now: int) -> list[str]:
+        """Keys a request may be signed with: current, then previous until it expires."""
+        keys = [self.key.reveal()]
+        expires = self.previous_key_expires_at
+        if self.previous_key is not None and (expires is None or now < expires):
+            keys.append(self.previous_key.reveal())
+        return keys
+
+    def check_enabled(self) -> None:
+        if self.status is not MerchantStatus.ACTIVE:
+            raise MerchantDisabled(self.mch_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Operator:
+    """A login name of a merchant (the ``loginName`` of a request)."""
+
+    mch_id: str
+    login_name: str
+    may_refund: bool = True
+    active: bool = True
+
+    def check_may_refund(self) -> None:
+        if not (self.may_refund and self.active):
+            raise OperatorNotAllowed(self.login_name)

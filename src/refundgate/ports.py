@@ -1,0 +1,195 @@
+"""The ports the use cases need, and the types that cross them.
+
+Adapters (``store/``, ``sandbox/``, ``channels/``) implement these protocols;
+``bootstrap`` picks which. Channel errors form this tree, and say whether a
+retry is safe::
+
+    ChannelError
+    ├── NotSent          the request never left us: safe to send again
+    └── OutcomeUnknown   it may have been applied: query with the same key first
+
+    StoreError           the database could not be reached or failed; nothing
+                         was committed by the call that raised it
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Protocol
+
+from refundgate.domain.channels import ChannelFamily
+from refundgate.domain.merchant import Merchant, Operator
+from refundgate.domain.model import PayOrder, Refund, RefundDraft, RefundStatus
+
+__all__ = [
+    "Access",
+    "AdminStore",
+    "ChannelConnector",
+    "ChannelError",
+    "ChannelOutcome",
+    "ChannelRefund",
+    "ChannelResult",
+    "Clock",
+    "IdFactory",
+    "NotSent",
+    "OutcomeUnknown",
+    "RefundStore",
+    "Reservation",
+    "StoreError",
+    "Transition",
+]
+
+
+class StoreError(Exception):
+    """The store failed; the operation that raised it changed nothing."""
+
+
+class ChannelError(Exception):
+    """A channel call that ended without an answer we can trust."""
+
+
+class NotSent(ChannelError):
+    """The request never reached the channel; sending it again is safe."""
+
+
+class OutcomeUnknown(ChannelError):
+    """The channel may have applied the request; query it with the same key."""
+
+
+class ChannelResult(enum.Enum):
+    SUCCEEDED = "SUCCEEDED"
+    PROCESSING = "PROCESSING"
+    FAILED = "FAILED"
+
+    @property
+    def status(self) -> RefundStatus:
+        return RefundStatus[self.value]
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelOutcome:
+    """What a channel said of a refund: result, its refund id, its code."""
+
+    result: ChannelResult
+    channel_refund_id: str | None = None
+    code: str | None = None
+    message: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelRefund:
+    """What a connector needs to refund: the refund and the order it refunds."""
+
+    refund: Refund
+    order: PayOrder
+
+
+class ChannelConnector(Protocol):
+    """One channel's refund API. Our ``refund_order_id`` is the idempotency key."""
+
+    async def refund(self, request: ChannelRefund) -> ChannelOutcome:
+        """Ask for the refund; raise :class:`ChannelError` when the answer is unknown."""
+        ...
+
+    async def query(self, request: ChannelRefund) -> ChannelOutcome:
+        """Ask what became of the refund; raise :class:`ChannelError` when unsure."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """A merchant and, when it exists, the operator named by a request."""
+
+    merchant: Merchant
+    operator: Operator | None
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """The refund that a reservation created, or the stored one it replays."""
+
+    refund: Refund
+    order: PayOrder
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """A status change to apply to a refund, with what caused it (G6)."""
+
+    target: RefundStatus
+    at: int
+    reason: str
+    channel_refund_id: str | None = None
+    err_code: str | None = None
+    err_msg: str | None = None
+    login_name: str | None = None
+    detail: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+
+class RefundStore(Protocol):
+    """Durable state of the refund path. Each method is one transaction."""
+
+    async def access(self, mch_id: str, login_name: str | None) -> Access | None:
+        """The merchant and operator, or None for an unknown merchant."""
+        ...
+
+    async def reserve(self, draft: RefundDraft) -> Reservation:
+        """Replay a known refund number, or reserve the amount and insert the refund.
+
+        Raises :class:`~refundgate.domain.RefundRefused` (nothing changed) when a
+        rule forbids it; concurrent twins of one number get one refund between them.
+        """
+        ...
+
+    async def transition(self, refund_order_id: str, change: Transition) -> Refund:
+        """Compare-and-set the refund's status, move balances, append the event and,
+        on a final status, the outbox row. A change the state machine forbids (for
+        example applying an outcome twice) changes nothing and returns the refund as
+        it is.
+        """
+        ...
+
+    async def find_refund(
+        self, mch_id: str, *, mch_refund_no: str | None = None, refund_order_id: str | None = None
+    ) -> Refund | None: ...
+
+    async def get_order(self, mch_id: str, pay_order_id: str) -> PayOrder | None: ...
+
+    async def ping(self) -> None:
+        """Raise :class:`StoreError` unless the database answers."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class AdminStore(RefundStore, Protocol):
+    """What the command line adds to the refund path's store."""
+
+    async def migrate(self) -> None: ...
+
+    async def add_merchant(self, merchant: Merchant, *, now: int) -> None: ...
+
+    async def add_operator(self, operator: Operator, *, now: int) -> None: ...
+
+    async def add_order(self, order: PayOrder) -> None: ...
+
+    async def merchant_count(self) -> int: ...
+
+
+class Clock(Protocol):
+    def now_ms(self) -> int:
+        """Epoch milliseconds, UTC."""
+        ...
+
+
+class IdFactory(Protocol):
+    def refund_order_id(self, now_ms: int) -> str:
+        """A new refund id: unique, alphanumeric, at most 32 characters."""
+        ...
+
+
+ChannelRegistry = Mapping[ChannelFamily, ChannelConnector]

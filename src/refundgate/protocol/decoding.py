@@ -1,0 +1,115 @@
+"""Turning a request body into the field set it carries (PROTOCOL.md, "Transport").
+
+Accepted forms, tried in this order:
+
+1. a form body with one field ``params`` holding a JSON object (canonical);
+   PHP clients send it without URL-encoding, which standard form decoding reads;
+2. ``params`` in the query string, with an empty body;
+3. an ``application/json`` body (or one that starts with ``{``) holding the object;
+4. plain form fields without the ``params`` wrapper.
+
+JSON numbers are kept as the text received, because that text is what the
+client signed. JSON booleans, arrays, objects and non-finite constants are
+refused. Every failure is a :class:`ProtocolError` with ``PARAM_ERROR``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import NoReturn
+from urllib.parse import parse_qsl
+
+from refundgate.protocol.errors import ErrorCode, ProtocolError
+
+__all__ = ["BODY_LIMIT", "Fields", "decode_request"]
+
+#: Largest body accepted, in bytes.
+BODY_LIMIT = 16 * 1024
+
+#: A decoded request: field name to received text, or None for JSON null.
+Fields = dict[str, str | None]
+
+
+def _refuse(message: str) -> NoReturn:
+    raise ProtocolError(ErrorCode.PARAM_ERROR, message)
+
+
+def _object_pairs(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    fields: dict[str, object] = {}
+    for name, value in pairs:
+        if name in fields:
+            _refuse(f"duplicate field [{name}]")
+        if isinstance(value, bool | list | dict):
+            _refuse(f"request params[{name}] must be a string or a number")
+        fields[name] = value
+    return fields
+
+
+def _no_constant(name: str) -> NoReturn:
+    _refuse(f"invalid JSON number {name}")
+
+
+def _json_object(text: str) -> Fields:
+    try:
+        decoded = json.loads(
+            text,
+            parse_int=str,
+            parse_float=str,
+            parse_constant=_no_constant,
+            object_pairs_hook=_object_pairs,
+        )
+    except (ValueError, RecursionError):
+        _refuse("params is not valid JSON")
+    if not isinstance(decoded, dict):
+        _refuse("params must be a JSON object")
+    return decoded
+
+
+def _form(text: str) -> list[tuple[str, str]]:
+    try:
+        return parse_qsl(text, keep_blank_values=True, strict_parsing=False, errors="strict")
+    except UnicodeDecodeError:
+        _refuse("request is not valid UTF-8")
+
+
+def _text(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        _refuse("request is not valid UTF-8")
+
+
+def _plain_fields(pairs: list[tuple[str, str]]) -> Fields:
+    fields: Fields = {}
+    for name, value in pairs:
+        if name in fields:
+            _refuse(f"duplicate field [{name}]")
+        fields[name] = value
+    return fields
+
+
+def _from_params(pairs: list[tuple[str, str]]) -> Fields | None:
+    values = [value for name, value in pairs if name == "params"]
+    if not values:
+        return None
+    if len(values) > 1 or len(pairs) > 1:
+        _refuse("params must be the only field")
+    return _json_object(values[0])
+
+
+def decode_request(body: bytes, content_type: str | None, query_string: bytes = b"") -> Fields:
+    """Decode a request body (or its query string) into its fields."""
+    if len(body) > BODY_LIMIT or len(query_string) > BODY_LIMIT:
+        _refuse("request too large")
+    text = _text(body)
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    if media_type == "application/json" or (not media_type and text.lstrip().startswith("{")):
+        return _json_object(text)
+    pairs = _form(text)
+    if not pairs:
+        from_query = _from_params(_form(_text(query_string)))
+        if from_query is None:
+            _refuse("request params is empty")
+        return from_query
+    decoded = _from_params(pairs)
+    return decoded if decoded is not None else _plain_fields(pairs)

@@ -1,0 +1,66 @@
+"""The sandbox channels' record of every call they receive.
+
+Kept in memory and, when a path is given, appended to a JSON-lines file, so
+that tests and operators can check from outside the gateway processes that
+each refund reached its channel exactly once. Each record is one ``write`` of
+one line to a file opened for appending, so processes sharing the file do not
+interleave their lines.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+__all__ = ["SandboxCall", "SandboxLedger"]
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxCall:
+    """One call a sandbox channel received."""
+
+    family: str
+    operation: str
+    refund_order_id: str
+    pay_order_id: str
+    amount: int
+    currency: str
+    answer: str
+
+
+class SandboxLedger:
+    """Every call received, in order; optionally mirrored to a file."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self._path = Path(path) if path else None
+        self._calls: list[SandboxCall] = []
+        self._lock = threading.Lock()
+
+    def record(self, call: SandboxCall) -> None:
+        with self._lock:
+            self._calls.append(call)
+        if self._path is not None:
+            line = (json.dumps(asdict(call), sort_keys=True) + "\n").encode("utf-8")
+            descriptor = os.open(self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                os.write(descriptor, line)
+            finally:
+                os.close(descriptor)
+
+    @property
+    def calls(self) -> list[SandboxCall]:
+        with self._lock:
+            return list(self._calls)
+
+    @staticmethod
+    def read(path: str | Path) -> list[SandboxCall]:
+        """Every call recorded in the file at ``path``, by any process."""
+        file = Path(path)
+        if not file.exists():
+            return []
+        return [
+            SandboxCall(**json.loads(line)) for line in file.read_text("utf-8").splitlines() if line
+        ]

@@ -1,0 +1,95 @@
+"""Column lists and row → domain object mapping, shared by both stores."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from refundgate.domain.merchant import Merchant, MerchantStatus, Operator
+from refundgate.domain.model import OrderStatus, PayOrder, Refund, RefundStatus, SandboxOutcome
+from refundgate.domain.secret import Secret
+
+__all__ = [
+    "MERCHANT_COLUMNS",
+    "ORDER_COLUMNS",
+    "REFUND_COLUMNS",
+    "merchant_from_row",
+    "operator_from_row",
+    "order_from_row",
+    "refund_from_row",
+]
+
+Row = Sequence[Any]
+
+MERCHANT_COLUMNS = (
+    "mch_id, sign_key, name, status, previous_key, previous_key_expires_at, notify_url"
+)
+ORDER_COLUMNS = (
+    "mch_id, pay_order_id, channel_id, currency, amount, paid_at, status, refunded_amount,"
+    " reserved_amount, refund_count, last_refund_at, mch_order_no, channel_order_no,"
+    " sandbox_outcome"
+)
+REFUND_COLUMNS = (
+    "refund_order_id, mch_id, mch_refund_no, pay_order_id, channel_id, amount, currency,"
+    " status, created_at, updated_at, login_name, client_ip, device, notify_url,"
+    " channel_refund_id, err_code, err_msg, succeeded_at"
+)
+
+
+def merchant_from_row(row: Row) -> Merchant:
+    previous = row[4]
+    return Merchant(
+        mch_id=row[0],
+        key=Secret(row[1]),
+        name=row[2],
+        status=MerchantStatus(row[3]),
+        previous_key=Secret(previous) if previous else None,
+        previous_key_expires_at=row[5],
+        notify_url=row[6],
+    )
+
+
+def operator_from_row(mch_id: str, login_name: str, row: Row) -> Operator:
+    return Operator(mch_id, login_name, may_refund=bool(row[0]), active=bool(row[1]))
+
+
+def order_from_row(row: Row) -> PayOrder:
+    return PayOrder(
+        mch_id=row[0],
+        pay_order_id=row[1],
+        channel_id=row[2],
+        currency=row[3],
+        amount=row[4],
+        paid_at=row[5],
+        status=OrderStatus(row[6]),
+        refunded_amount=row[7],
+        reserved_amount=row[8],
+        refund_count=row[9],
+        last_refund_at=row[10],
+        mch_order_no=row[11],
+        channel_order_no=row[12],
+        sandbox_outcome=SandboxOutcome(row[13]) if row[13] else None,
+    )
+
+
+def refund_from_row(row: Row) -> Refund:
+    return Refund(
+        refund_order_id=row[0],
+        mch_id=row[1],
+        mch_refund_no=row[2],
+        pay_order_id=row[3],
+        channel_id=row[4],
+        amount=row[5],
+        currency=row[6],
+        status=RefundStatus[row[7]],
+        created_at=row[8],
+        updated_at=row[9],
+        login_name=row[10],
+        client_ip=row[11],
+        device=row[12],
+        notify_url=row[13],
+        channel_refund_id=row[14],
+        err_code=row[15],
+        err_msg=row[16],
+        succeeded_at=row[17],
+    )

@@ -1,0 +1,378 @@
+"""The SQLite store: the embedded default.
+
+One connection per process, used from one thread, so the event loop never
+waits on the disk. Every write is one ``BEGIN IMMEDIATE`` transaction: SQLite
+then holds its single write lock from the first read of the transaction to the
+commit, so the checks made inside it hold across threads and across processes
+sharing the file (G1, G2). WAL lets readers go on meanwhile; ``busy_timeout``
+makes a second process wait for the lock instead of failing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TypeVar
+
+from sqlalchemy.engine import make_url
+
+from refundgate.domain.errors import AlreadyExists, MerchantNotFound, RefundNumberConflict
+from refundgate.domain.merchant import Merchant, Operator
+from refundgate.domain.model import BalanceChange, PayOrder, Refund, RefundDraft, RefundStatus
+from refundgate.domain.rules import check_refund
+from refundgate.ports import Access, Reservation, StoreError, Transition
+from refundgate.store.migrate import upgrade
+from refundgate.store.rows import (
+    MERCHANT_COLUMNS,
+    ORDER_COLUMNS,
+    REFUND_COLUMNS,
+    merchant_from_row,
+    operator_from_row,
+    order_from_row,
+    refund_from_row,
+)
+
+__all__ = ["SqliteStore"]
+
+T = TypeVar("T")
+
+_FIND_BY_NUMBER = f"SELECT {REFUND_COLUMNS} FROM refunds WHERE mch_id = ? AND mch_refund_no = ?"
+_FIND_BY_ID = f"SELECT {REFUND_COLUMNS} FROM refunds WHERE mch_id = ? AND refund_order_id = ?"
+_GET_REFUND = f"SELECT {REFUND_COLUMNS} FROM refunds WHERE refund_order_id = ?"
+_GET_ORDER = f"SELECT {ORDER_COLUMNS} FROM pay_orders WHERE mch_id = ? AND pay_order_id = ?"
+_MOVE_BALANCES = (
+    "UPDATE pay_orders SET reserved_amount = reserved_amount + ?,"
+    " refunded_amount = refunded_amount + ?, refund_count = refund_count + ?"
+    " WHERE mch_id = ? AND pay_order_id = ?"
+)
+_RESERVE = (
+    "UPDATE pay_orders SET reserved_amount = reserved_amount + ?,"
+    " refund_count = refund_count + 1, last_refund_at = ?"
+    " WHERE mch_id = ? AND pay_order_id = ?"
+)
+_INSERT_REFUND = (
+    "INSERT INTO refunds (refund_order_id, mch_id, mch_refund_no, pay_order_id, channel_id,"
+    " amount, currency, status, login_name, client_ip, device, notify_url, request_extra,"
+    " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'PENDING', ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_EVENT = (
+    "INSERT INTO refund_events (refund_order_id, mch_id, at, kind, from_status, to_status,"
+    " login_name, client_ip, reason, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_SET_STATUS = (
+    "UPDATE refunds SET status = ?, updated_at = ?,"
+    " channel_refund_id = COALESCE(?, channel_refund_id),"
+    " err_code = COALESCE(?, err_code), err_msg = COALESCE(?, err_msg),"
+    " succeeded_at = COALESCE(?, succeeded_at), attempts = attempts + ?"
+    " WHERE refund_order_id = ? AND status = ?"
+)
+_MERCHANT_NOTIFY_URL = "SELECT notify_url FROM merchants WHERE mch_id = ?"
+_INSERT_NOTIFICATION = (
+    "INSERT INTO notifications (refund_order_id, mch_id, notify_url, refund_status, state,"
+    " next_attempt_at, created_at) VALUES (?, ?, ?, ?, 'PENDING', ?, ?)"
+)
+
+
+def sqlite_path(database_url: str) -> str:
+    """The file named by a ``sqlite:///`` URL."""
+    database = make_url(database_url).database
+    if not database:
+        raise ValueError("a SQLite URL must name a file, e.g. sqlite:///refundgate.db")
+    return database
+
+
+def _detail(detail: object) -> str | None:
+    return json.dumps(detail, ensure_ascii=False, sort_keys=True) if detail else None
+
+
+class SqliteStore:
+    """The store port on one SQLite file."""
+
+    def __init__(self, database_url: str, *, busy_timeout_ms: int = 10_000) -> None:
+        self._url = database_url
+        self._path = sqlite_path(database_url)
+        self._busy_timeout_ms = busy_timeout_ms
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="refundgate-sqlite")
+        self._connection: sqlite3.Connection | None = None
+
+    # -- plumbing ---------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._connection is None:
+            connection = sqlite3.connect(
+                self._path,
+                timeout=self._busy_timeout_ms / 1000,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            connection.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
+            connection.execute("PRAGMA journal_mode = WAL")
+            connection.execute("PRAGMA synchronous = FULL")
+            self._connection = connection
+        return self._connection
+
+    def _in_transaction(self, work: Callable[[sqlite3.Connection], T], durable: bool) -> T:
+        connection = self._connect()
+        if not durable:
+            # Only outcome commits: a lost one is asked of the channel again with
+            # the same key. The next durable commit flushes these pages too.
+            connection.execute("PRAGMA synchronous = NORMAL")
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                result = work(connection)
+                connection.execute("COMMIT")
+            except BaseException:
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
+                raise
+            return result
+        finally:
+            if not durable:
+                connection.execute("PRAGMA synchronous = FULL")
+
+    def _read(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        return work(self._connect())
+
+    async def _run(self, call: Callable[[], T]) -> T:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, call)
+        except sqlite3.Error as exc:
+            raise StoreError(f"sqlite: {type(exc).__name__}: {exc}") from exc
+
+    async def _write(self, work: Callable[[sqlite3.Connection], T], *, durable: bool = True) -> T:
+        return await self._run(lambda: self._in_transaction(work, durable))
+
+    async def ping(self) -> None:
+        await self._run(lambda: self._read(lambda connection: connection.execute("SELECT 1")))
+
+    async def close(self) -> None:
+        def shut() -> None:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
+
+        await self._run(shut)
+        self._executor.shutdown(wait=True)
+
+    # -- the refund path ----------------------------------------------------
+
+    async def access(self, mch_id: str, login_name: str | None) -> Access | None:
+        def work(connection: sqlite3.Connection) -> Access | None:
+            row = connection.execute(
+                f"SELECT {MERCHANT_COLUMNS} FROM merchants WHERE mch_id = ?", (mch_id,)
+            ).fetchone()
+            if row is None:
+                return None
+            operator = None
+            if login_name is not None:
+                found = connection.execute(
+                    "SELECT may_refund, active FROM operators WHERE mch_id = ? AND login_name = ?",
+                    (mch_id, login_name),
+                ).fetchone()
+                operator = found and operator_from_row(mch_id, login_name, found)
+            return Access(merchant_from_row(row), operator or None)
+
+        return await self._run(lambda: self._read(work))
+
+    async def reserve(self, draft: RefundDraft) -> Reservation:
+        return await self._write(lambda connection: self._reserve(connection, draft))
+
+    def _reserve(self, connection: sqlite3.Connection, draft: RefundDraft) -> Reservation:
+        request = draft.request
+        row = connection.execute(
+            _FIND_BY_NUMBER, (request.mch_id, request.mch_refund_no)
+        ).fetchone()
+        if row is not None:
+            return self._replay(connection, refund_from_row(row), draft)
+        found = connection.execute(_GET_ORDER, (request.mch_id, request.pay_order_id)).fetchone()
+        order = found and order_from_row(found)
+        check_refund(order or None, draft)
+        assert order
+        connection.execute(
+            _RESERVE, (request.amount, draft.requested_at, request.mch_id, request.pay_order_id)
+        )
+        connection.execute(
+            _INSERT_REFUND,
+            (
+                draft.refund_order_id, request.mch_id, request.mch_refund_no,
+                request.pay_order_id, order.channel_id, request.amount, order.currency,
+                request.login_name, request.client_ip, request.device, request.notify_url,
+                _detail(dict(request.extra)), draft.requested_at, draft.requested_at,
+            ),
+        )  # fmt: skip
+        connection.execute(
+            _INSERT_EVENT,
+            (
+                draft.refund_order_id, request.mch_id, draft.requested_at, "requested", None,
+                RefundStatus.PENDING.name, request.login_name, request.client_ip,
+                f"refund of {request.amount} {order.currency} reserved", None,
+            ),
+        )  # fmt: skip
+        refund_row = connection.execute(_GET_REFUND, (draft.refund_order_id,)).fetchone()
+        order_row = connection.execute(
+            _GET_ORDER, (request.mch_id, request.pay_order_id)
+        ).fetchone()
+        return Reservation(refund_from_row(refund_row), order_from_row(order_row), created=True)
+
+    @staticmethod
+    def _replay(connection: sqlite3.Connection, refund: Refund, draft: RefundDraft) -> Reservation:
+        if not refund.answers(draft.request):
+            raise RefundNumberConflict(draft.request.mch_refund_no)
+        order_row = connection.execute(_GET_ORDER, (refund.mch_id, refund.pay_order_id)).fetchone()
+        return Reservation(refund, order_from_row(order_row), created=False)
+
+    async def transition(self, refund_order_id: str, change: Transition) -> Refund:
+        return await self._write(
+            lambda connection: self._transition(connection, refund_order_id, change),
+            durable=False,
+        )
+
+    def _transition(
+        self, connection: sqlite3.Connection, refund_order_id: str, change: Transition
+    ) -> Refund:
+        refund = refund_from_row(connection.execute(_GET_REFUND, (refund_order_id,)).fetchone())
+        source, target = refund.status, change.target
+        if not source.can_become(target):
+            return refund
+        balances = BalanceChange.of(source, target, refund.amount)
+        succeeded_at = change.at if target is RefundStatus.SUCCEEDED else None
+        connection.execute(
+            _SET_STATUS,
+            (
+                target.name, change.at, change.channel_refund_id, change.err_code,
+                change.err_msg, succeeded_at, int(source is RefundStatus.PENDING),
+                refund_order_id, source.name,
+            ),
+        )  # fmt: skip
+        connection.execute(
+            _MOVE_BALANCES,
+            (
+                balances.reserved, balances.refunded, balances.refund_count,
+                refund.mch_id, refund.pay_order_id,
+            ),
+        )  # fmt: skip
+        connection.execute(
+            _INSERT_EVENT,
+            (
+                refund_order_id, refund.mch_id, change.at, "status", source.name, target.name,
+                change.login_name, None, change.reason, _detail(dict(change.detail)),
+            ),
+        )  # fmt: skip
+        if target.is_final:
+            self._enqueue_notification(connection, refund, target, change.at)
+        return refund_from_row(connection.execute(_GET_REFUND, (refund_order_id,)).fetchone())
+
+    @staticmethod
+    def _enqueue_notification(
+        connection: sqlite3.Connection, refund: Refund, target: RefundStatus, at: int
+    ) -> None:
+        url = refund.notify_url
+        if url is None:
+            row = connection.execute(_MERCHANT_NOTIFY_URL, (refund.mch_id,)).fetchone()
+            url = row[0] if row else None
+        if url:
+            connection.execute(
+                _INSERT_NOTIFICATION,
+                (refund.refund_order_id, refund.mch_id, url, target.name, at, at),
+            )
+
+    async def find_refund(
+        self, mch_id: str, *, mch_refund_no: str | None = None, refund_order_id: str | None = None
+    ) -> Refund | None:
+        query, key = (
+            (_FIND_BY_NUMBER, mch_refund_no) if mch_refund_no is not None
+            else (_FIND_BY_ID, refund_order_id)
+        )  # fmt: skip
+
+        def work(connection: sqlite3.Connection) -> Refund | None:
+            row = connection.execute(query, (mch_id, key)).fetchone()
+            return refund_from_row(row) if row else None
+
+        return await self._run(lambda: self._read(work))
+
+    async def get_order(self, mch_id: str, pay_order_id: str) -> PayOrder | None:
+        def work(connection: sqlite3.Connection) -> PayOrder | None:
+            row = connection.execute(_GET_ORDER, (mch_id, pay_order_id)).fetchone()
+            return order_from_row(row) if row else None
+
+        return await self._run(lambda: self._read(work))
+
+    # -- administration -----------------------------------------------------
+
+    async def migrate(self) -> None:
+        parent = Path(self._path).parent
+        if not parent.is_dir():
+            raise StoreError(f"sqlite: folder {parent} does not exist")
+        await asyncio.get_running_loop().run_in_executor(self._executor, upgrade, self._url)
+
+    async def merchant_count(self) -> int:
+        def work(connection: sqlite3.Connection) -> int:
+            return int(connection.execute("SELECT count(*) FROM merchants").fetchone()[0])
+
+        return await self._run(lambda: self._read(work))
+
+    async def add_merchant(self, merchant: Merchant, *, now: int) -> None:
+        def work(connection: sqlite3.Connection) -> None:
+            previous = merchant.previous_key.reveal() if merchant.previous_key else None
+            connection.execute(
+                "INSERT INTO merchants (mch_id, name, status, sign_key, previous_key,"
+                " previous_key_expires_at, notify_url, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    merchant.mch_id, merchant.name, merchant.status.value, merchant.key.reveal(),
+                    previous, merchant.previous_key_expires_at, merchant.notify_url, now,
+                ),
+            )  # fmt: skip
+
+        await self._insert(work, f"merchant {merchant.mch_id} already exists")
+
+    async def add_operator(self, operator: Operator, *, now: int) -> None:
+        def work(connection: sqlite3.Connection) -> None:
+            self._require_merchant(connection, operator.mch_id)
+            connection.execute(
+                "INSERT INTO operators (mch_id, login_name, may_refund, active, created_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (operator.mch_id, operator.login_name, operator.may_refund, operator.active, now),
+            )
+
+        await self._insert(
+            work, f"operator {operator.login_name} of merchant {operator.mch_id} already exists"
+        )
+
+    async def add_order(self, order: PayOrder) -> None:
+        def work(connection: sqlite3.Connection) -> None:
+            self._require_merchant(connection, order.mch_id)
+            outcome = order.sandbox_outcome.value if order.sandbox_outcome else None
+            connection.execute(
+                f"INSERT INTO pay_orders ({ORDER_COLUMNS})"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    order.mch_id, order.pay_order_id, order.channel_id, order.currency,
+                    order.amount, order.paid_at, order.status.value, order.refunded_amount,
+                    order.reserved_amount, order.refund_count, order.last_refund_at,
+                    order.mch_order_no, order.channel_order_no, outcome,
+                ),
+            )  # fmt: skip
+
+        await self._insert(work, f"order {order.pay_order_id} already exists")
+
+    async def _insert(self, work: Callable[[sqlite3.Connection], None], taken: str) -> None:
+        try:
+            await self._write(work)
+        except StoreError as exc:
+            if isinstance(exc.__cause__, sqlite3.IntegrityError):
+                raise AlreadyExists(taken) from None
+            raise
+
+    @staticmethod
+    def _require_merchant(connection: sqlite3.Connection, mch_id: str) -> None:
+        if (
+            connection.execute("SELECT 1 FROM merchants WHERE mch_id = ?", (mch_id,)).fetchone()
+            is None
+        ):
+            raise MerchantNotFound(mch_id)
