@@ -1,0 +1,204 @@
+"""Shared fixtures: a migrated SQLite store, the app in-process, signed requests."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+
+from refundgate.api import GatewayApp
+from refundgate.domain.merchant import Merchant, Operator
+from refundgate.domain.model import PayOrder, SandboxOutcome
+from refundgate.domain.secret import Secret
+from refundgate.protocol import sign
+from refundgate.sandbox import SandboxLedger, sandbox_channels
+from refundgate.service import Deps
+from refundgate.store.sqlite import SqliteStore
+
+MCH_ID = "10000576"
+KEY = "TESTKEY123"
+LOGIN = "vincent"
+OTHER_MCH_ID = "20000001"
+OTHER_KEY = "OTHERKEY456"
+DAY_MS = 86_400_000
+NOW_MS = 1_767_268_800_000  # 2026-01-01T12:00:00Z
+
+
+class FakeClock:
+    """A clock tests move by hand."""
+
+    def __init__(self, now_ms: int = NOW_MS) -> None:
+        self.now = now_ms
+
+    def now_ms(self) -> int:
+        return self.now
+
+    def advance(self, ms: int) -> None:
+        self.now += ms
+
+
+class CountingIds:
+    """Predictable refund ids: R0000000001, R0000000002, …"""
+
+    def __init__(self) -> None:
+        self.issued = 0
+
+    def refund_order_id(self, now_ms: int) -> str:
+        self.issued += 1
+        return f"R{self.issued:010d}"
+
+
+def signed_fields(fields: dict[str, Any], key: str = KEY) -> dict[str, Any]:
+    """``fields`` plus their ``sign``."""
+    return {**fields, "sign": sign(fields, key)}
+
+
+def params_body(fields: dict[str, Any]) -> bytes:
+    """The canonical body: ``params=<json>``, URL-encoded."""
+    return urlencode({"params": json.dumps(fields, separators=(",", ":"))}).encode()
+
+
+def refund_fields(**overrides: Any) -> dict[str, Any]:
+    """A valid refund request for the default merchant, before signing."""
+    fields: dict[str, Any] = {
+        "mchId": MCH_ID,
+        "mchRefundNo": "R-1",
+        "payOrderId": "ALI-1",
+        "refundAmount": "100",
+        "loginName": LOGIN,
+        "clientIp": "24.80.45.254",
+    }
+    fields.update(overrides)
+    return {name: value for name, value in fields.items() if value is not None}
+
+
+def db_snapshot(path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table, for asserting that nothing changed."""
+    connection = sqlite3.connect(path)
+    try:
+        tables = [
+            row[0]
+            for row in connection.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+            )
+        ]
+        return {
+            table: sorted(connection.execute(f"SELECT * FROM {table}").fetchall(), key=repr)
+            for table in tables
+        }
+    finally:
+        connection.close()
+
+
+@dataclass
+class Gateway:
+    """The app in-process, with its store, sandbox ledger, clock and a client."""
+
+    app: GatewayApp
+    deps: Deps
+    store: SqliteStore
+    ledger: SandboxLedger
+    clock: FakeClock
+    db_path: Path
+    client: httpx.AsyncClient
+    orders: dict[str, PayOrder] = field(default_factory=dict)
+
+    async def post(self, path: str, body: bytes, content_type: str | None = None) -> httpx.Response:
+        headers = {"content-type": content_type or "application/x-www-form-urlencoded"}
+        return await self.client.post(path, content=body, headers=headers)
+
+    async def refund(self, key: str = KEY, **overrides: Any) -> dict[str, Any]:
+        """POST a signed refund request; the decoded answer."""
+        response = await self.post(
+            "/v1/refund_order", params_body(signed_fields(refund_fields(**overrides), key))
+        )
+        assert response.status_code == 200
+        answer: dict[str, Any] = response.json()
+        return answer
+
+    async def query(self, key: str = KEY, **fields: Any) -> dict[str, Any]:
+        body = params_body(signed_fields({"mchId": MCH_ID, **fields}, key))
+        response = await self.post("/v1/query_refund", body)
+        assert response.status_code == 200
+        answer: dict[str, Any] = response.json()
+        return answer
+
+    def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
+        return db_snapshot(self.db_path)
+
+    async def add_order(
+        self,
+        pay_order_id: str,
+        channel_id: str,
+        amount: int,
+        *,
+        mch_id: str = MCH_ID,
+        currency: str = "CAD",
+        paid_at: int | None = None,
+        outcome: SandboxOutcome | None = None,
+    ) -> PayOrder:
+        order = PayOrder(
+            mch_id=mch_id,
+            pay_order_id=pay_order_id,
+            channel_id=channel_id,
+            currency=currency,
+            amount=amount,
+            paid_at=self.clock.now if paid_at is None else paid_at,
+            sandbox_outcome=outcome,
+        )
+        await self.store.add_order(order)
+        self.orders[pay_order_id] = order
+        return order
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "refundgate.db"
+
+
+@pytest.fixture
+async def store(db_path: Path) -> AsyncIterator[SqliteStore]:
+    store = SqliteStore(f"sqlite:///{db_path}")
+    await store.migrate()
+    yield store
+    await store.close()
+
+
+async def seed_merchants(store: SqliteStore, now: int = NOW_MS) -> None:
+    """Two merchants with one refunding operator each, plus a read-only operator."""
+    await store.add_merchant(Merchant(MCH_ID, Secret(KEY), name="Test"), now=now)
+    await store.add_operator(Operator(MCH_ID, LOGIN), now=now)
+    await store.add_operator(Operator(MCH_ID, "viewer", may_refund=False), now=now)
+    await store.add_merchant(Merchant(OTHER_MCH_ID, Secret(OTHER_KEY), name="Other"), now=now)
+    await store.add_operator(Operator(OTHER_MCH_ID, "olga"), now=now)
+
+
+@pytest.fixture
+async def gateway(store: SqliteStore, db_path: Path) -> AsyncIterator[Gateway]:
+    """The gateway over a fresh database with two merchants and some paid orders.
+
+    Orders of the default merchant: ``ALI-1`` (ALIPAY_QR, 10000), ``WX-1``
+    (WX_NATIVE, 10000), ``UPI-1`` (UPI_SEQ, 10000), ``CARD-1`` (CC_PAX, 10000).
+    The other merchant has ``OTHER-1`` (ALIPAY_QR, 10000).
+    """
+    await seed_merchants(store)
+    clock = FakeClock()
+    ledger = SandboxLedger()
+    deps = Deps(store=store, channels=sandbox_channels(ledger), clock=clock, ids=CountingIds())
+    app = GatewayApp(deps)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:
+        gw = Gateway(app, deps, store, ledger, clock, db_path, client)
+        await gw.add_order("ALI-1", "ALIPAY_QR", 10_000)
+        await gw.add_order("WX-1", "WX_NATIVE", 10_000)
+        await gw.add_order("UPI-1", "UPI_SEQ", 10_000)
+        await gw.add_order("CARD-1", "CC_PAX", 10_000)
+        await gw.add_order("OTHER-1", "ALIPAY_QR", 10_000, mch_id=OTHER_MCH_ID)
+        yield gw
