@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 
+import structlog
+
 from refundgate.domain.channels import family_of
 from refundgate.domain.errors import ChannelNotSupported, MerchantNotFound, OperatorNotAllowed
 from refundgate.domain.merchant import Operator
@@ -17,12 +19,16 @@ from refundgate.ports import (
     Access,
     ChannelOutcome,
     ChannelRefund,
+    ChannelResult,
     NotSent,
     OutcomeUnknown,
     Reservation,
+    StoreError,
     Transition,
 )
 from refundgate.service.deps import Deps
+
+_log = structlog.get_logger("refundgate.service")
 
 __all__ = [
     "apply_outcome",
@@ -66,41 +72,58 @@ async def request_refund(deps: Deps, request: RefundRequest) -> Refund:
 async def submit_refund(deps: Deps, reservation: Reservation) -> Refund:
     """Call the order's channel with our refund id as the key; apply what it says."""
     refund = reservation.refund
+    change = await _ask_channel(deps, reservation)
+    if change is None:
+        return refund  # never sent: still PENDING, sent again later with the same key
+    try:
+        return await deps.store.transition(refund.refund_order_id, change)
+    except StoreError as exc:
+        # The channel may have the refund but its answer is not recorded: the
+        # refund stays PENDING here, which is true, and is reconciled later.
+        _log.error("outcome_not_recorded", refund_order_id=refund.refund_order_id, error=str(exc))
+        return refund
+
+
+async def _ask_channel(deps: Deps, reservation: Reservation) -> Transition | None:
+    refund = reservation.refund
     family = family_of(refund.channel_id)
     if family is None:  # the reservation rules make this unreachable
         raise ChannelNotSupported(refund.channel_id)
-    connector = deps.channels[family]
     try:
         async with asyncio.timeout(deps.channel_timeout_s):
-            outcome = await connector.refund(ChannelRefund(refund, reservation.order))
+            outcome = await deps.channels[family].refund(ChannelRefund(refund, reservation.order))
     except NotSent:
-        return refund  # still PENDING: the reconciler sends it again with the same key
+        return None
     except Exception as exc:  # timeout, unknown answer, even a connector bug: maybe sent (G4)
-        return await _mark_unknown(deps, refund, exc)
-    return await apply_outcome(deps, refund.refund_order_id, outcome)
+        return _unknown(exc, deps.clock.now_ms())
+    return _outcome_change(outcome, deps.clock.now_ms())
 
 
-async def _mark_unknown(deps: Deps, refund: Refund, exc: BaseException) -> Refund:
+def _unknown(exc: BaseException, now: int) -> Transition:
     if isinstance(exc, TimeoutError):
         reason = "channel call timed out"
     elif isinstance(exc, OutcomeUnknown):
         reason = str(exc)
     else:
         reason = f"connector error {type(exc).__name__}"
-    change = Transition(RefundStatus.PROCESSING, deps.clock.now_ms(), f"outcome unknown: {reason}")
-    return await deps.store.transition(refund.refund_order_id, change)
+    return Transition(RefundStatus.PROCESSING, now, f"outcome unknown: {reason}")
+
+
+def _outcome_change(outcome: ChannelOutcome, now: int) -> Transition:
+    failed = outcome.result is ChannelResult.FAILED
+    return Transition(
+        outcome.result.status,
+        now,
+        f"channel answered {outcome.code or outcome.result.value}",
+        channel_refund_id=outcome.channel_refund_id,
+        err_code=outcome.code if failed else None,
+        err_msg=outcome.message if failed else None,
+    )
 
 
 async def apply_outcome(deps: Deps, refund_order_id: str, outcome: ChannelOutcome) -> Refund:
     """Move the refund to what the channel said; applying it twice is a no-op."""
-    change = Transition(
-        outcome.result.status,
-        deps.clock.now_ms(),
-        f"channel answered {outcome.code or outcome.result.value}",
-        channel_refund_id=outcome.channel_refund_id,
-        err_code=outcome.code if outcome.result.status is RefundStatus.FAILED else None,
-        err_msg=outcome.message if outcome.result.status is RefundStatus.FAILED else None,
-    )
+    change = _outcome_change(outcome, deps.clock.now_ms())
     return await deps.store.transition(refund_order_id, change)
 
 
