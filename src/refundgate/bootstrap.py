@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from typing import TextIO
 
 import structlog
 
@@ -41,8 +42,8 @@ def build_app(settings: Settings) -> GatewayApp:
     return GatewayApp(build_deps(settings))
 
 
-def configure_logging(level: str) -> None:
-    """Key-value log lines on stderr; no secret ever reaches a log call."""
+def configure_logging(level: str, stream: TextIO | None = None) -> None:
+    """Key-value log lines on ``stream`` (stderr); no secret ever reaches a log call."""
     numeric = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
     structlog.configure(
         processors=[
@@ -52,8 +53,8 @@ def configure_logging(level: str) -> None:
             structlog.processors.KeyValueRenderer(key_order=["timestamp", "level", "event"]),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
-        cache_logger_on_first_use=True,
+        logger_factory=structlog.PrintLoggerFactory(stream or sys.stderr),
+        cache_logger_on_first_use=False,  # tests reconfigure; the cost is a dict lookup
     )
 
 
