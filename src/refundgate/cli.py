@@ -45,7 +45,10 @@ def _database_option(command: F) -> F:
 
 
 def _settings(ctx: click.Context, database_url: str | None) -> Settings:
-    settings = Settings.from_mapping(os.environ)
+    try:
+        settings = Settings.from_mapping(os.environ)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
     url = database_url or ctx.find_root().params.get("database_url") or settings.database_url
     return Settings(url, settings.channel_timeout_s, settings.sandbox_ledger, settings.log_level)
 

@@ -14,6 +14,7 @@ from refundgate.domain import (
     PayOrder,
     RefundAmountExceeded,
     RefundDraft,
+    RefundNotFound,
     RefundNumberConflict,
     RefundRequest,
     RefundStatus,
@@ -208,3 +209,8 @@ async def test_a_file_in_a_missing_folder_is_a_store_error(tmp_path: Path) -> No
             await missing.ping()
     finally:
         await missing.close()
+
+
+async def test_a_transition_of_an_unknown_refund_is_refused(seeded: SqliteStore) -> None:
+    with pytest.raises(RefundNotFound):
+        await seeded.transition("NOPE", Transition(RefundStatus.SUCCEEDED, NOW_MS, "ok"))

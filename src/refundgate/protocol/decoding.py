@@ -34,13 +34,25 @@ def _refuse(message: str) -> NoReturn:
     raise ProtocolError(ErrorCode.PARAM_ERROR, message)
 
 
+def _check_unicode(text: str) -> None:
+    # A JSON "\ud800" escape decodes to a lone surrogate, which is not text:
+    # it cannot be signed or answered as UTF-8 (PHP's json_decode refuses it too).
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        _refuse("params holds an unpaired UTF-16 surrogate")
+
+
 def _object_pairs(pairs: list[tuple[str, object]]) -> dict[str, object]:
     fields: dict[str, object] = {}
     for name, value in pairs:
+        _check_unicode(name)
         if name in fields:
             _refuse(f"duplicate field [{name}]")
         if isinstance(value, bool | list | dict):
             _refuse(f"request params[{name}] must be a string or a number")
+        if isinstance(value, str):
+            _check_unicode(value)
         fields[name] = value
     return fields
 

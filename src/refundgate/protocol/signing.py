@@ -26,6 +26,19 @@ _SPACES = frozenset(" \t\n\v\f\r")
 _NUL: tuple[int, int, int] = (0, 0, 0)
 
 
+def _pairs(fields: Mapping[str, SignedValue]) -> list[tuple[str, str]]:
+    return [
+        (name, str(value))
+        for name, value in fields.items()
+        if name != "sign" and value is not None and value != ""
+    ]
+
+
+def _digest(pairs: Iterable[tuple[str, str]], key: str) -> str:
+    text = "".join(f"{name}={value}&" for name, value in pairs) + "key=" + key
+    return hashlib.md5(text.encode("utf-8"), usedforsecurity=False).hexdigest().upper()
+
+
 def _upper(char: str) -> int:
     """PHP's ``toupper()``: ASCII letters only (C locale)."""
     code = ord(char)

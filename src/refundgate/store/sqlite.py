@@ -20,7 +20,12 @@ from typing import TypeVar
 
 from sqlalchemy.engine import make_url
 
-from refundgate.domain.errors import AlreadyExists, MerchantNotFound, RefundNumberConflict
+from refundgate.domain.errors import (
+    AlreadyExists,
+    MerchantNotFound,
+    RefundNotFound,
+    RefundNumberConflict,
+)
 from refundgate.domain.merchant import Merchant, Operator
 from refundgate.domain.model import BalanceChange, PayOrder, Refund, RefundDraft, RefundStatus
 from refundgate.domain.rules import check_refund
@@ -236,7 +241,10 @@ class SqliteStore:
     def _transition(
         self, connection: sqlite3.Connection, refund_order_id: str, change: Transition
     ) -> Refund:
-        refund = refund_from_row(connection.execute(_GET_REFUND, (refund_order_id,)).fetchone())
+        row = connection.execute(_GET_REFUND, (refund_order_id,)).fetchone()
+        if row is None:
+            raise RefundNotFound(refund_order_id)
+        refund = refund_from_row(row)
         source, target = refund.status, change.target
         if not source.can_become(target):
             return refund
