@@ -43,18 +43,12 @@ def _check_unicode(text: str) -> None:
         _refuse("params holds an unpaired UTF-16 surrogate")
 
 
-def _object_pairs(pairs: list[tuple[str, object]]) -> dict[str, object]:
-    fields: dict[str, object] = {}
-    for name, value in pairs:
-        _check_unicode(name)
-        if name in fields:
-            _refuse(f"duplicate field [{name}]")
-        if isinstance(value, bool | list | dict):
-            _refuse(f"request params[{name}] must be a string or a number")
-        if isinstance(value, str):
-            _check_unicode(value)
-        fields[name] = value
-    return fields
+class _Members(list[tuple[str, object]]):
+    """A JSON object's members in order, checked once the whole text is read.
+
+    Checking at the top level, not in the hook, blames a nested object on the
+    request field that holds it rather than on a name inside it.
+    """
 
 
 def _no_constant(name: str) -> NoReturn:
@@ -68,13 +62,23 @@ def _json_object(text: str) -> Fields:
             parse_int=str,
             parse_float=str,
             parse_constant=_no_constant,
-            object_pairs_hook=_object_pairs,
+            object_pairs_hook=_Members,
         )
     except (ValueError, RecursionError):
         _refuse("params is not valid JSON")
-    if not isinstance(decoded, dict):
+    if not isinstance(decoded, _Members):
         _refuse("params must be a JSON object")
-    return decoded
+    fields: Fields = {}
+    for name, value in decoded:
+        _check_unicode(name)
+        if name in fields:
+            _refuse(f"duplicate field [{name}]")
+        if value is not None and not isinstance(value, str):
+            _refuse(f"request params[{name}] must be a string or a number")
+        if value is not None:
+            _check_unicode(value)
+        fields[name] = value
+    return fields
 
 
 def _form(text: str) -> list[tuple[str, str]]:

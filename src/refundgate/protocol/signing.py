@@ -46,7 +46,7 @@ def _upper(char: str) -> int:
 
 
 def _digit_run(run: str) -> list[tuple[int, int, int]]:
-    # Every token of a run starts with "0": against a non-digit, any digit
+    # Every token of a run leads with ord("0"): against a non-digit, any digit
     # compares as "0" would, since all digits lie together in ASCII.
     digits = [(_ZERO, 1, ord(digit)) for digit in run]
     if run[0] == "0":

@@ -130,7 +130,10 @@ async def apply_outcome(deps: Deps, refund_order_id: str, outcome: ChannelOutcom
 async def query_refund(
     deps: Deps, mch_id: str, *, mch_refund_no: str | None, refund_order_id: str | None
 ) -> Refund | None:
-    """The merchant's refund by its number or our id (the number wins if both)."""
-    if mch_refund_no is not None:
-        return await deps.store.find_refund(mch_id, mch_refund_no=mch_refund_no)
-    return await deps.store.find_refund(mch_id, refund_order_id=refund_order_id)
+    """The merchant's refund by its number or our id; given both, both must match."""
+    if mch_refund_no is None:
+        return await deps.store.find_refund(mch_id, refund_order_id=refund_order_id)
+    refund = await deps.store.find_refund(mch_id, mch_refund_no=mch_refund_no)
+    if refund is None or refund_order_id not in (None, refund.refund_order_id):
+        return None
+    return refund
