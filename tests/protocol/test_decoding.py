@@ -65,6 +65,12 @@ def test_a_body_that_opens_a_json_object_is_json_when_no_content_type_is_given()
     assert decode_request(b"  " + json.dumps(V4).encode(), None) == V4
 
 
+@pytest.mark.parametrize("content_type", [FORM, "text/plain"])
+def test_a_json_body_under_another_label_is_still_json(content_type: str) -> None:
+    # PHP's curl labels a posted JSON string as a form unless told otherwise.
+    assert decode_request(json.dumps(V4).encode(), content_type) == V4
+
+
 def test_plain_form_fields_without_params() -> None:
     assert decode_request(urlencode(V4).encode(), FORM) == V4
 

@@ -5,7 +5,7 @@ Accepted forms, tried in this order:
 1. a form body with one field ``params`` holding a JSON object (canonical);
    PHP clients send it without URL-encoding, which standard form decoding reads;
 2. ``params`` in the query string, with an empty body;
-3. an ``application/json`` body (or one that starts with ``{``) holding the object;
+3. a JSON body holding the object (``application/json``, or any body that starts with ``{``);
 4. plain form fields without the ``params`` wrapper.
 
 JSON numbers are kept as the text received, because that text is what the
@@ -119,7 +119,9 @@ def decode_request(body: bytes, content_type: str | None, query_string: bytes = 
         _refuse("request too large")
     text = _text(body)
     media_type = (content_type or "").split(";", 1)[0].strip().lower()
-    if media_type == "application/json" or (not media_type and text.lstrip().startswith("{")):
+    # A body that starts with "{" is JSON whatever its label: PHP's curl sends a
+    # JSON string as application/x-www-form-urlencoded unless told otherwise.
+    if media_type == "application/json" or text.lstrip().startswith("{"):
         return _json_object(text)
     pairs = _form(text)
     if not pairs:
