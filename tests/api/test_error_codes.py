@@ -95,6 +95,20 @@ async def test_a_disabled_merchant_is_mch_disabled(gateway: Gateway) -> None:
     assert_protocol_failure(answer, "MCH_DISABLED")
 
 
+async def test_a_disabled_merchants_status_is_not_told_to_a_wrong_signature(
+    gateway: Gateway,
+) -> None:
+    disabled = Merchant("30000003", Secret("OFFKEY789"), status=MerchantStatus.DISABLED)
+    await gateway.store.add_merchant(disabled, now=NOW_MS)
+
+    with nothing_changes(gateway):
+        answer = await gateway.refund(key="GUESSED", mchId="30000003", payOrderId="OFF-1")
+        query = await gateway.query(key="GUESSED", mchId="30000003", mchRefundNo="R-1")
+
+    assert_protocol_failure(answer, "SIGN_ERROR")
+    assert_protocol_failure(query, "SIGN_ERROR")
+
+
 async def test_an_unknown_operator_is_login_name_invalid(gateway: Gateway) -> None:
     with nothing_changes(gateway):
         answer = await gateway.refund(loginName="mallory")

@@ -106,6 +106,7 @@ async def query_refund_answer(deps: Deps, fields: Fields) -> Answer:
     access = await find_merchant(deps, params.mch_id)
     merchant = access.merchant
     _check_signature(merchant, fields, params.sign, deps.clock.now_ms())
+    authorize(access)
     refund = await query_refund(
         deps,
         params.mch_id,

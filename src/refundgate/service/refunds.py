@@ -41,16 +41,22 @@ __all__ = [
 
 
 async def find_merchant(deps: Deps, mch_id: str, login_name: str | None = None) -> Access:
-    """The enabled merchant ``mch_id`` and the operator ``login_name``, if any."""
+    """The merchant ``mch_id`` and the operator ``login_name``, if any.
+
+    Whether the merchant is enabled is checked by :func:`authorize`, after the
+    signature, so that nobody without the key learns a merchant's status.
+    """
     access = await deps.store.access(mch_id, login_name)
     if access is None:
         raise MerchantNotFound(mch_id)
-    access.merchant.check_enabled()
     return access
 
 
-def authorize(access: Access, login_name: str) -> Operator:
-    """The operator ``login_name`` if it may refund, else OperatorNotAllowed."""
+def authorize(access: Access, login_name: str | None = None) -> Operator | None:
+    """Check that the merchant is enabled and ``login_name`` (if asked) may refund."""
+    access.merchant.check_enabled()
+    if login_name is None:
+        return None
     if access.operator is None:
         raise OperatorNotAllowed(login_name)
     access.operator.check_may_refund()
