@@ -16,8 +16,9 @@ from typing import Any, TypeVar
 
 import click
 import uvicorn
+from uvicorn.supervisors import Multiprocess
 
-from refundgate.bootstrap import build_app, configure_logging, open_store
+from refundgate.bootstrap import configure_logging, open_store
 from refundgate.config import DEFAULT_DATABASE_URL, Settings
 from refundgate.domain.channels import family_of
 from refundgate.domain.errors import DomainError
@@ -255,23 +256,35 @@ def serve(ctx: click.Context, host: str, port: int, workers: int, database_url: 
     """Run the gateway (migrating, and seeding demo data into an empty database)."""
     settings = _settings(ctx, database_url)
     configure_logging(settings.log_level)
+    os.environ.update(settings.to_environment())
+    config = uvicorn.Config(
+        "refundgate.bootstrap:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+    )
+    # Bind first: a start that cannot listen must not spend the one-time demo key.
+    sock = config.bind_socket()
+    bound_port = sock.getsockname()[1]
     demo = _with_store(settings, _prepare)
     if demo is not None:
-        _print_demo(demo, f"http://{host}:{port}")
-    click.echo(f"refundgate serving on http://{host}:{port} with {workers} worker(s)", err=True)
-    common: dict[str, Any] = {
-        "host": host,
-        "port": port,
-        "log_level": "warning",
-        "access_log": False,
-    }
-    if workers == 1:
-        uvicorn.run(build_app(settings), **common)
-        return
-    os.environ.update(settings.to_environment())
-    uvicorn.run(
-        "refundgate.bootstrap:app_from_environment", factory=True, workers=workers, **common
+        _print_demo(demo, f"http://{host}:{bound_port}")
+    click.echo(
+        f"refundgate serving on http://{host}:{bound_port} with {workers} worker(s)", err=True
     )
+    server = uvicorn.Server(config)
+    try:
+        if workers == 1:
+            server.run(sockets=[sock])
+        else:
+            Multiprocess(config, sockets=[sock]).run()
+    except KeyboardInterrupt:
+        pass
+    if workers == 1 and not server.started:
+        raise click.ClickException("the server did not start (see the log above)")
 
 
 def main() -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-__all__ = ["DEFAULT_DATABASE_URL", "Settings"]
+__all__ = ["DEFAULT_DATABASE_URL", "MAX_CHANNEL_TIMEOUT_S", "Settings"]
 
 DEFAULT_DATABASE_URL = "sqlite:///refundgate.db"
+MAX_CHANNEL_TIMEOUT_S = 300.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +33,13 @@ class Settings:
         try:
             channel_timeout_s = float(timeout)
         except ValueError:
-            raise ValueError(f"REFUNDGATE_CHANNEL_TIMEOUT is not a number: {timeout!r}") from None
+            channel_timeout_s = math.nan
+        # A call needs time to be answered, and every call needs a deadline.
+        if not 0 < channel_timeout_s <= MAX_CHANNEL_TIMEOUT_S:
+            raise ValueError(
+                f"REFUNDGATE_CHANNEL_TIMEOUT must be seconds in (0, {MAX_CHANNEL_TIMEOUT_S:g}]:"
+                f" {timeout!r}"
+            )
         return cls(
             database_url=env.get("REFUNDGATE_DATABASE_URL") or DEFAULT_DATABASE_URL,
             channel_timeout_s=channel_timeout_s,

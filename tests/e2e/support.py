@@ -8,6 +8,7 @@ stopped by :meth:`Servers.close` from a fixture finalizer.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -50,6 +52,16 @@ def run_cli(
     )
 
 
+def run_cli_many(
+    commands: Sequence[tuple[Sequence[str], Path, Mapping[str, str] | None]],
+) -> list[subprocess.CompletedProcess[str]]:
+    """Run independent ``(args, cwd, env)`` commands side by side; results in order."""
+    workers = max(2, min(len(commands), (os.cpu_count() or 1) * 2))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(run_cli, *args, cwd=cwd, env=env) for args, cwd, env in commands]
+        return [future.result() for future in futures]
+
+
 def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
     """Assert ``result`` failed with exactly one line on stderr; that line."""
     assert result.returncode != 0, f"expected a failure, got 0; stdout={result.stdout!r}"
@@ -76,6 +88,10 @@ def rows(db: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
         connection.close()
 
 
+class ServerExited(AssertionError):
+    """The server process ended before it was ready."""
+
+
 @dataclass
 class Server:
     """One ``refundgate serve`` process (and its workers)."""
@@ -96,16 +112,21 @@ class Server:
     def stderr(self) -> str:
         return self.stderr_path.read_text("utf-8", errors="replace")
 
+    def wait_ready_or_exit(self, timeout: float = READY_TIMEOUT_S) -> bool:
+        """True once /healthz answers 200, False if the process ends first."""
+        try:
+            self.wait_ready(timeout)
+        except ServerExited:
+            return False
+        return True
+
     def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> None:
         """Poll /healthz until it answers 200; fail if the process ends or time runs out."""
         deadline = time.monotonic() + timeout
         last: str = "no answer"
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(
-                    f"server exited with {self.process.returncode} before being ready:\n"
-                    f"{self.stderr()}"
-                )
+            if _exited(self.process.pid, 0):
+                raise ServerExited(f"server exited before being ready:\n{self.stderr()}")
             try:
                 response = httpx.get(f"{self.base_url}/healthz", timeout=1.0)
             except httpx.TransportError as exc:
@@ -157,16 +178,21 @@ class Servers:
         return server
 
     def stop(self, server: Server) -> int:
-        """SIGTERM the server, wait for it, then kill whatever is left of its process group."""
+        """SIGTERM the server and wait; SIGKILL its process group if it does not end.
+
+        The leader is waited for without being reaped first, so its process
+        group id cannot have been reused when leftover workers are killed.
+        """
         process = server.process
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
+        if process.returncode is None:
+            # os.kill, not send_signal: that would reap the leader if it has ended.
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(process.pid, signal.SIGTERM)
+            if not _exited(process.pid, STOP_TIMEOUT_S):
                 _kill_group(process.pid)
-                process.wait(timeout=STOP_TIMEOUT_S)
-        _kill_group(process.pid)  # uvicorn workers that outlived their parent, if any
+                _exited(process.pid, STOP_TIMEOUT_S)
+            _kill_group(process.pid)  # workers that outlived their parent, if any
+            process.wait(timeout=STOP_TIMEOUT_S)
         for file in server.files:
             file.close()
         return process.returncode
@@ -183,14 +209,24 @@ class Servers:
             raise errors[0]
 
 
-def _kill_group(group: int) -> None:
-    """SIGKILL the process group ``group`` (a session this module started), if it exists."""
+def _exited(pid: int, timeout: float) -> bool:
+    """Wait until the child ``pid`` has exited, leaving it unreaped (a zombie)."""
+    deadline = time.monotonic() + timeout
+    while _still_running(pid):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def _still_running(pid: int) -> bool:
     try:
+        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None
+    except ChildProcessError:  # already reaped
+        return False
+
+
+def _kill_group(group: int) -> None:
+    """SIGKILL what is left of the process group ``group``: a session this module started."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(group, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        return
-
-
-def words(text: str) -> Sequence[list[str]]:
-    """``text`` as lines split into words, blank lines dropped."""
-    return [line.split() for line in text.splitlines() if line.strip()]

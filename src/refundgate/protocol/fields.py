@@ -20,6 +20,7 @@ from refundgate.protocol.errors import ErrorCode, ProtocolError
 
 __all__ = [
     "MAX_AMOUNT",
+    "NOTIFY_URL_MAX_LENGTH",
     "QUERY_FIELDS",
     "REFUND_FIELDS",
     "FieldSpec",
@@ -31,6 +32,7 @@ __all__ = [
 ]
 
 MAX_AMOUNT = 2**31 - 1
+NOTIFY_URL_MAX_LENGTH = 200
 
 _PRINTABLE_NO_SPACE = re.compile(r"[\x21-\x7e]+")
 _DIGITS = re.compile(r"[0-9]+")
@@ -63,6 +65,8 @@ def _ip_address(value: str) -> bool:
 
 def is_notify_url(value: str) -> bool:
     """Whether ``value`` is an http(s) URL a notification may be sent to (no ``?``)."""
+    if len(value) > NOTIFY_URL_MAX_LENGTH:
+        return False
     if not _printable(value) or "?" in value or "#" in value:
         # urlsplit silently drops tabs and newlines, so they are refused here.
         return False
@@ -113,7 +117,13 @@ REFUND_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("device", False, 64),
     FieldSpec("currency", False, 3, _currency, "must be an ISO 4217 code"),
     FieldSpec("channelId", False, 24),
-    FieldSpec("notifyUrl", False, 200, is_notify_url, "must be an http(s) URL without '?'"),
+    FieldSpec(
+        "notifyUrl",
+        False,
+        NOTIFY_URL_MAX_LENGTH,
+        is_notify_url,
+        "must be an http(s) URL without '?'",
+    ),
     FieldSpec("password", False, 64),
     _SIGN,
 )

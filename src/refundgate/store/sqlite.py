@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from refundgate.domain.errors import (
     AlreadyExists,
@@ -316,8 +317,12 @@ class SqliteStore:
     async def migrate(self) -> None:
         parent = Path(self._path).parent
         if not parent.is_dir():
-            raise StoreError(f"sqlite: folder {parent} does not exist")
-        await asyncio.get_running_loop().run_in_executor(self._executor, upgrade, self._url)
+            raise StoreError(f"sqlite: {parent} is not a folder")
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._executor, upgrade, self._url)
+        except (SQLAlchemyError, sqlite3.Error, OSError) as exc:
+            reason = getattr(exc, "orig", None) or exc
+            raise StoreError(f"sqlite: cannot use {self._path}: {reason}") from exc
 
     async def merchant_count(self) -> int:
         def work(connection: sqlite3.Connection) -> int:
