@@ -187,3 +187,21 @@ async def test_an_outcome_that_cannot_be_recorded_is_reported_pending_not_failed
     refund = await request_refund(deps, request())
     assert refund.status is RefundStatus.PENDING
     assert order_balances(db_path) == (0, 1_000)
+
+
+async def test_the_channels_answer_is_kept_in_the_event(seeded: SqliteStore, db_path: Path) -> None:
+    refund = await request_refund(make_deps(seeded, ScriptedChannel(REFUSED)), request())
+    with sqlite3.connect(db_path) as connection:
+        kinds_and_details = connection.execute(
+            "SELECT kind, to_status, detail FROM refund_events WHERE refund_order_id = ?"
+            " ORDER BY event_id",
+            (refund.refund_order_id,),
+        ).fetchall()
+    assert kinds_and_details == [
+        ("requested", "PENDING", None),
+        (
+            "status",
+            "FAILED",
+            '{"code": "NOTENOUGH", "message": "balance too low", "result": "FAILED"}',
+        ),
+    ]

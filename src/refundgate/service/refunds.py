@@ -124,7 +124,19 @@ def _outcome_change(outcome: ChannelOutcome, now: int) -> Transition:
         channel_refund_id=outcome.channel_refund_id,
         err_code=outcome.code if failed else None,
         err_msg=outcome.message if failed else None,
+        detail=_answer_record(outcome),
     )
+
+
+def _answer_record(outcome: ChannelOutcome) -> dict[str, str]:
+    """The channel's answer as kept in the event (G6); it holds no secret."""
+    record = {
+        "result": outcome.result.value,
+        "code": outcome.code,
+        "message": outcome.message,
+        "channel_refund_id": outcome.channel_refund_id,
+    }
+    return {name: value for name, value in record.items() if value is not None}
 
 
 async def apply_outcome(deps: Deps, refund_order_id: str, outcome: ChannelOutcome) -> Refund:
