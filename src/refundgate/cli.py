@@ -84,6 +84,7 @@ def _now() -> int:
 
 
 @click.group()
+@click.version_option(package_name="refundgate")
 @_database_option
 def cli(database_url: str | None) -> None:
     """refundgate: a refund gateway speaking the IOTPay v1 refund interface."""
