@@ -15,6 +15,7 @@ from refundgate.protocol import (
     ErrorCode,
     Fields,
     ProtocolError,
+    RefundOrderParams,
     business_answer,
     validate_query,
     validate_refund,
@@ -67,14 +68,8 @@ def _refused(error: RefundRefused, echo: dict[str, SignedValue], key: str) -> An
     return business_answer(echo, key=key, refusal=code_for(error), refusal_detail=detail)
 
 
-async def refund_order_answer(deps: Deps, fields: Fields) -> Answer:
-    """Answer a decoded ``/v1/refund_order`` request."""
-    params = validate_refund(fields)
-    access = await find_merchant(deps, params.mch_id, params.login_name)
-    merchant = access.merchant
-    _check_signature(merchant, fields, params.sign, deps.clock.now_ms())
-    authorize(access, params.login_name)
-    request = RefundRequest(
+def _request_of(params: RefundOrderParams) -> RefundRequest:
+    return RefundRequest(
         mch_id=params.mch_id,
         mch_refund_no=params.mch_refund_no,
         pay_order_id=params.pay_order_id,
@@ -87,9 +82,17 @@ async def refund_order_answer(deps: Deps, fields: Fields) -> Answer:
         notify_url=params.notify_url,
         extra=params.extra,
     )
-    key = merchant.key.reveal()
+
+
+async def refund_order_answer(deps: Deps, fields: Fields) -> Answer:
+    """Answer a decoded ``/v1/refund_order`` request."""
+    params = validate_refund(fields)
+    access = await find_merchant(deps, params.mch_id, params.login_name)
+    key = access.merchant.key.reveal()
+    _check_signature(access.merchant, fields, params.sign, deps.clock.now_ms())
+    authorize(access, params.login_name)
     try:
-        refund = await request_refund(deps, request)
+        refund = await request_refund(deps, _request_of(params))
     except RefundRefused as error:
         echo: dict[str, SignedValue] = {
             "mchId": params.mch_id,
