@@ -175,14 +175,15 @@ class SqliteStore:
             ).fetchone()
             if row is None:
                 return None
-            operator = None
-            if login_name is not None:
-                found = connection.execute(
-                    "SELECT may_refund, active FROM operators WHERE mch_id = ? AND login_name = ?",
-                    (mch_id, login_name),
-                ).fetchone()
-                operator = found and operator_from_row(mch_id, login_name, found)
-            return Access(merchant_from_row(row), operator or None)
+            merchant = merchant_from_row(row)
+            if login_name is None:
+                return Access(merchant, None)
+            found = connection.execute(
+                "SELECT may_refund, active FROM operators WHERE mch_id = ? AND login_name = ?",
+                (mch_id, login_name),
+            ).fetchone()
+            operator = operator_from_row(mch_id, login_name, found) if found else None
+            return Access(merchant, operator)
 
         return await self._run(lambda: self._read(work))
 
@@ -197,9 +198,9 @@ class SqliteStore:
         if row is not None:
             return self._replay(connection, refund_from_row(row), draft)
         found = connection.execute(_GET_ORDER, (request.mch_id, request.pay_order_id)).fetchone()
-        order = found and order_from_row(found)
-        check_refund(order or None, draft)
-        assert order
+        order = order_from_row(found) if found else None
+        check_refund(order, draft)
+        assert order is not None  # check_refund refuses a missing order
         connection.execute(
             _RESERVE, (request.amount, draft.requested_at, request.mch_id, request.pay_order_id)
         )
