@@ -11,6 +11,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -21,12 +22,13 @@ from uvicorn.supervisors import Multiprocess
 from refundgate.bootstrap import configure_logging, open_store
 from refundgate.config import DEFAULT_DATABASE_URL, Settings
 from refundgate.domain.channels import family_of
-from refundgate.domain.errors import DomainError
+from refundgate.domain.errors import DomainError, MerchantNotFound
 from refundgate.domain.merchant import Merchant, Operator
 from refundgate.domain.model import PayOrder, SandboxOutcome
 from refundgate.domain.secret import Secret
 from refundgate.ports import AdminStore, StoreError
-from refundgate.protocol.fields import MAX_AMOUNT, is_notify_url
+from refundgate.protocol.errors import ProtocolError
+from refundgate.protocol.fields import MAX_AMOUNT, REFUND_FIELDS, is_notify_url
 from refundgate.sandbox.demo import DemoData, seed_demo
 from refundgate.system import SystemClock
 
@@ -50,11 +52,13 @@ def _settings(ctx: click.Context, database_url: str | None) -> Settings:
         settings = Settings.from_mapping(os.environ)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
-    url = database_url or ctx.find_root().params.get("database_url") or settings.database_url
-    return Settings(url, settings.channel_timeout_s, settings.sandbox_ledger, settings.log_level)
+    url = database_url or ctx.find_root().params.get("database_url")
+    return replace(settings, database_url=url) if url else settings
 
 
 def _with_store(settings: Settings, work: Callable[[AdminStore], Awaitable[T]]) -> T:
+    """Open and migrate the store, run ``work``, and turn failures into one line."""
+
     async def run() -> T:
         try:
             store = open_store(settings.database_url)
@@ -63,8 +67,10 @@ def _with_store(settings: Settings, work: Callable[[AdminStore], Awaitable[T]]) 
         try:
             await store.migrate()
             return await work(store)
+        except MerchantNotFound as exc:
+            raise click.ClickException(f"unknown merchant: {exc}") from None
         except DomainError as exc:
-            raise click.ClickException(f"{_describe(exc)}") from None
+            raise click.ClickException(str(exc)) from None
         except StoreError as exc:
             raise click.ClickException(f"database unavailable: {exc}") from None
         finally:
@@ -73,10 +79,8 @@ def _with_store(settings: Settings, work: Callable[[AdminStore], Awaitable[T]]) 
     return asyncio.run(run())
 
 
-def _describe(error: DomainError) -> str:
-    words = {"MerchantNotFound": "unknown merchant", "AlreadyExists": "already exists"}
-    name = type(error).__name__
-    return f"{words.get(name, name)}: {error}"
+async def _migrated(store: AdminStore) -> None:
+    """Nothing more: ``_with_store`` has migrated the database."""
 
 
 def _now() -> int:
@@ -96,7 +100,7 @@ def cli(database_url: str | None) -> None:
 def init(ctx: click.Context, database_url: str | None) -> None:
     """Create or upgrade the database schema."""
     settings = _settings(ctx, database_url)
-    _with_store(settings, lambda store: asyncio.sleep(0))
+    _with_store(settings, _migrated)
     click.echo(f"database ready: {settings.database_url}")
 
 
@@ -111,18 +115,31 @@ def _notify_url(ctx: click.Context, param: click.Parameter, value: str | None) -
     return value
 
 
-def _identifier(limit: int) -> Callable[[click.Context, click.Parameter, str], str]:
+def _field(name: str) -> Callable[[click.Context, click.Parameter, str], str]:
+    """Check an option by the protocol's rule for field ``name``, so that what is
+    stored can later be named in a request."""
+    spec = next(spec for spec in REFUND_FIELDS if spec.name == name)
+
     def check(ctx: click.Context, param: click.Parameter, value: str) -> str:
-        if not value or len(value) > limit or not value.isprintable() or " " in value:
-            raise click.BadParameter(f"must be 1–{limit} printable characters", ctx, param)
+        try:
+            spec.check({name: value})
+        except ProtocolError as exc:
+            message = exc.message.replace(f"request params[{name}] ", "")
+            raise click.BadParameter(message, ctx, param) from None
         return value
 
     return check
 
 
+def _key(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    if not 8 <= len(value) <= 128 or not value.isascii() or not value.isprintable():
+        raise click.BadParameter("must be 8-128 printable ASCII characters", ctx, param)
+    return value
+
+
 @merchant.command("add")
-@click.option("--mch-id", required=True, callback=_identifier(30))
-@click.option("--key", required=True, callback=_identifier(128), help="The signing key.")
+@click.option("--mch-id", required=True, callback=_field("mchId"))
+@click.option("--key", required=True, callback=_key, help="The signing key.")
 @click.option("--name", default="")
 @click.option("--notify-url", default=None, callback=_notify_url)
 @_database_option
@@ -147,8 +164,8 @@ def operator() -> None:
 
 
 @operator.command("add")
-@click.option("--mch-id", required=True, callback=_identifier(30))
-@click.option("--login-name", required=True, callback=_identifier(32))
+@click.option("--mch-id", required=True, callback=_field("mchId"))
+@click.option("--login-name", required=True, callback=_field("loginName"))
 @click.option("--no-refund", is_flag=True, help="May sign in but not refund.")
 @_database_option
 @click.pass_context
@@ -185,9 +202,9 @@ def _currency(ctx: click.Context, param: click.Parameter, value: str) -> str:
 
 
 @order.command("add")
-@click.option("--mch-id", required=True, callback=_identifier(30))
-@click.option("--pay-order-id", required=True, callback=_identifier(64))
-@click.option("--channel-id", required=True, callback=_identifier(24))
+@click.option("--mch-id", required=True, callback=_field("mchId"))
+@click.option("--pay-order-id", required=True, callback=_field("payOrderId"))
+@click.option("--channel-id", required=True, callback=_field("channelId"))
 @click.option("--amount", required=True, type=click.IntRange(1, MAX_AMOUNT), help="In cents.")
 @click.option("--currency", default="CAD", show_default=True, callback=_currency)
 @click.option("--paid-at", default=None, callback=_paid_at, help="ISO-8601 [default: now].")

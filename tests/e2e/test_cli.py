@@ -76,9 +76,9 @@ def test_every_command_writes_its_rows(tmp_path: Path) -> None:
     stages = [
         {"init": ("init",)},
         {
-            "M1": ("merchant", "add", "--mch-id", "M1", "--key", "K-ONE", "--name", "Shop One",
+            "M1": ("merchant", "add", "--mch-id", "M1", "--key", "KEY-ONE-1", "--name", "Shop One",
                    "--notify-url", NOTIFY_URL_200),
-            "M2": ("merchant", "add", "--mch-id", "M2", "--key", "K-TWO"),
+            "M2": ("merchant", "add", "--mch-id", "M2", "--key", "KEY-TWO-2"),
         },
         {
             "alice": ("operator", "add", "--mch-id", "M1", "--login-name", "alice"),
@@ -124,8 +124,8 @@ def test_every_command_writes_its_rows(tmp_path: Path) -> None:
         "SELECT mch_id, name, status, sign_key, previous_key, notify_url FROM merchants"
         " ORDER BY mch_id",
     ) == [
-        ("M1", "Shop One", "ACTIVE", "K-ONE", None, NOTIFY_URL_200),
-        ("M2", "", "ACTIVE", "K-TWO", None, None),
+        ("M1", "Shop One", "ACTIVE", "KEY-ONE-1", None, NOTIFY_URL_200),
+        ("M2", "", "ACTIVE", "KEY-TWO-2", None, None),
     ]
     assert rows(
         db, "SELECT mch_id, login_name, may_refund, active FROM operators ORDER BY login_name"
@@ -163,7 +163,7 @@ def populated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A database with merchant M1 (operator alice) and its ALIPAY_QR order P1."""
     folder = tmp_path_factory.mktemp("populated")
     for command in (
-        ("merchant", "add", "--mch-id", "M1", "--key", "K1"),
+        ("merchant", "add", "--mch-id", "M1", "--key", "KEY-0001"),
         ("operator", "add", "--mch-id", "M1", "--login-name", "alice"),
         ("order", "add", "--mch-id", "M1", "--pay-order-id", "P1", "--channel-id", "ALIPAY_QR",
          "--amount", "1000"),
@@ -181,7 +181,7 @@ REFUSALS = {
     "order of unknown merchant": (
         ("order", "add", "--mch-id", "NOPE", "--pay-order-id", "P9", "--channel-id",
          "ALIPAY_QR", "--amount", "100"), "unknown merchant"),
-    "duplicate merchant": (("merchant", "add", "--mch-id", "M1", "--key", "OTHER"), "exists"),
+    "duplicate merchant": (("merchant", "add", "--mch-id", "M1", "--key", "OTHERKEY"), "exists"),
     "duplicate order": (
         ("order", "add", "--mch-id", "M1", "--pay-order-id", "P1", "--channel-id", "WX_NATIVE",
          "--amount", "5"), "exists"),
@@ -190,13 +190,20 @@ REFUSALS = {
     "amount not a number": ((*ORDER, "--amount", "abc"), "--amount"),
     "amount with decimals": ((*ORDER, "--amount", "1.5"), "--amount"),
     "notify url not http": (
-        ("merchant", "add", "--mch-id", "M3", "--key", "K", "--notify-url", "ftp://x.example/n"),
+        ("merchant", "add", "--mch-id", "M3", "--key", "KEY-0003", "--notify-url", "ftp://x.example/n"),
         "--notify-url"),
     "notify url with query": (
-        ("merchant", "add", "--mch-id", "M3", "--key", "K", "--notify-url",
+        ("merchant", "add", "--mch-id", "M3", "--key", "KEY-0003", "--notify-url",
          "https://x.example/n?a=1"), "--notify-url"),
     "paid-at not a date": ((*ORDER, "--amount", "5", "--paid-at", "yesterday"), "--paid-at"),
     "currency too short": ((*ORDER, "--amount", "5", "--currency", "CA"), "--currency"),
+    "key too short to be a secret": (("merchant", "add", "--mch-id", "M4", "--key", "K"), "--key"),
+    "mch-id no request could name": (
+        ("merchant", "add", "--mch-id", "M 4", "--key", "KEY-0004"), "--mch-id"),
+    "mch-id too long": (("merchant", "add", "--mch-id", "M" * 31, "--key", "KEY-0004"), "--mch-id"),
+    "pay-order-id too long": (
+        ("order", "add", "--mch-id", "M1", "--pay-order-id", "P" * 65, "--channel-id",
+         "ALIPAY_QR", "--amount", "100"), "--pay-order-id"),
 }  # fmt: skip
 
 
@@ -240,7 +247,7 @@ def test_notify_url_longer_than_200_is_refused(tmp_path: Path) -> None:
     url = "https://x.example/" + "n" * (201 - len("https://x.example/"))
     assert len(url) == 201
 
-    result = run_cli("merchant", "add", "--mch-id", "M1", "--key", "K", "--notify-url", url,
+    result = run_cli("merchant", "add", "--mch-id", "M1", "--key", "KEY-0003", "--notify-url", url,
                      cwd=tmp_path)  # fmt: skip
 
     line = one_line_error(result)
@@ -263,7 +270,7 @@ BAD_DATABASES = {
 
 COMMANDS = {
     "init": ("init",),
-    "merchant add": ("merchant", "add", "--mch-id", "M", "--key", "K"),
+    "merchant add": ("merchant", "add", "--mch-id", "M", "--key", "KEY-0003"),
     "operator add": ("operator", "add", "--mch-id", "M", "--login-name", "x"),
     "order add": ("order", "add", "--mch-id", "M", "--pay-order-id", "P", "--channel-id",
                   "ALIPAY_QR", "--amount", "5"),

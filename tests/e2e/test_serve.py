@@ -128,7 +128,7 @@ def test_serve_does_not_seed_a_database_that_has_merchants(
     tmp_path: Path, servers: Servers
 ) -> None:
     url = f"sqlite:///{tmp_path / 'own.db'}"
-    added = run_cli("merchant", "add", "--mch-id", "M1", "--key", "MYKEY", cwd=tmp_path,
+    added = run_cli("merchant", "add", "--mch-id", "M1", "--key", "MYKEY-123", cwd=tmp_path,
                     env=clean_env(REFUNDGATE_DATABASE_URL=url))  # fmt: skip
     assert added.returncode == 0, added.stderr
 
