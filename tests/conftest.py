@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from refundgate.api import GatewayApp
 from refundgate.domain.merchant import Merchant, Operator
@@ -23,6 +24,11 @@ from refundgate.sandbox import SandboxLedger, sandbox_channels
 from refundgate.service import Deps
 from refundgate.store.migrate import upgrade
 from refundgate.store.sqlite import SqliteStore
+
+# Speed is measured by the benchmark, not by tests: no per-example deadline, so
+# a loaded CI machine cannot turn a slow example into a failure.
+hypothesis_settings.register_profile("refundgate", deadline=None)
+hypothesis_settings.load_profile("refundgate")
 
 MCH_ID = "10000576"
 KEY = "TESTKEY123"
