@@ -31,6 +31,7 @@ __all__ = [
     "ChannelError",
     "ChannelOutcome",
     "ChannelRefund",
+    "ChannelRegistry",
     "ChannelResult",
     "Clock",
     "IdFactory",
@@ -192,4 +193,5 @@ class IdFactory(Protocol):
         ...
 
 
+#: The connector of each channel family.
 ChannelRegistry = Mapping[ChannelFamily, ChannelConnector]

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
-from refundgate.domain.channels import ChannelFamily
-from refundgate.ports import ChannelConnector, Clock, IdFactory, RefundStore
+from refundgate.ports import ChannelRegistry, Clock, IdFactory, RefundStore
 
 __all__ = ["Deps"]
 
@@ -14,7 +12,7 @@ __all__ = ["Deps"]
 @dataclass(frozen=True, slots=True)
 class Deps:
     store: RefundStore
-    channels: Mapping[ChannelFamily, ChannelConnector]
+    channels: ChannelRegistry
     clock: Clock
     ids: IdFactory
     channel_timeout_s: float = 10.0
