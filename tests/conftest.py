@@ -6,7 +6,7 @@ import json
 import shutil
 import sqlite3
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -116,7 +116,6 @@ class Gateway:
     clock: FakeClock
     db_path: Path
     client: httpx.AsyncClient
-    orders: dict[str, PayOrder] = field(default_factory=dict)
 
     async def post(self, path: str, body: bytes, content_type: str | None = None) -> httpx.Response:
         headers = {"content-type": content_type or "application/x-www-form-urlencoded"}
@@ -162,7 +161,6 @@ class Gateway:
             sandbox_outcome=outcome,
         )
         await self.store.add_order(order)
-        self.orders[pay_order_id] = order
         return order
 
 

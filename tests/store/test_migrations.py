@@ -28,3 +28,14 @@ def test_upgrading_twice_is_harmless(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'm.db'}"
     upgrade(url)
     upgrade(url)
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            revision = MigrationContext.configure(connection).get_current_revision()
+            tables = connection.exec_driver_sql(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
+            ).scalar()
+    finally:
+        engine.dispose()
+    assert revision == "0001"
+    assert tables == len(metadata.tables) + 1  # and alembic_version

@@ -214,3 +214,25 @@ async def test_a_file_in_a_missing_folder_is_a_store_error(tmp_path: Path) -> No
 async def test_a_transition_of_an_unknown_refund_is_refused(seeded: SqliteStore) -> None:
     with pytest.raises(RefundNotFound):
         await seeded.transition("NOPE", Transition(RefundStatus.SUCCEEDED, NOW_MS, "ok"))
+
+
+async def test_a_reservation_returns_exactly_what_it_stored(seeded: SqliteStore) -> None:
+    reservation = await seeded.reserve(draft(device="WEB", notify_url="https://m.example/n"))
+    stored_refund = await seeded.find_refund(MCH_ID, refund_order_id="RID1")
+    stored_order = await seeded.get_order(MCH_ID, "P1")
+    assert reservation.refund == stored_refund
+    assert reservation.order == stored_order
+
+
+async def test_only_outcome_commits_are_relaxed_and_reservations_stay_durable(
+    seeded: SqliteStore,
+) -> None:
+    # PRAGMA synchronous: 2 = FULL (fsync at every commit), 1 = NORMAL.
+    def synchronous() -> int:
+        connection = seeded._connect()
+        return int(connection.execute("PRAGMA synchronous").fetchone()[0])
+
+    await seeded.reserve(draft())
+    assert await seeded._run(synchronous) == 2
+    await seeded.transition("RID1", Transition(RefundStatus.SUCCEEDED, NOW_MS, "ok"))
+    assert await seeded._run(synchronous) == 2

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from refundgate.domain.errors import InvalidTransition
@@ -144,6 +144,15 @@ class PayOrder:
     def money(self) -> Money:
         return Money(self.amount, self.currency)
 
+    def reserve(self, amount: int, at: int) -> PayOrder:
+        """The order once ``amount`` is reserved for a new refund at ``at``."""
+        return replace(
+            self,
+            reserved_amount=self.reserved_amount + amount,
+            refund_count=self.refund_count + 1,
+            last_refund_at=at,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class RefundRequest:
@@ -193,6 +202,27 @@ class Refund:
     err_code: str | None = None
     err_msg: str | None = None
     succeeded_at: int | None = None
+
+    @classmethod
+    def reserved(cls, draft: RefundDraft, order: PayOrder) -> Refund:
+        """The new, PENDING refund that reserving ``draft`` against ``order`` creates."""
+        request = draft.request
+        return cls(
+            refund_order_id=draft.refund_order_id,
+            mch_id=request.mch_id,
+            mch_refund_no=request.mch_refund_no,
+            pay_order_id=request.pay_order_id,
+            channel_id=order.channel_id,
+            amount=request.amount,
+            currency=order.currency,
+            status=RefundStatus.PENDING,
+            created_at=draft.requested_at,
+            updated_at=draft.requested_at,
+            login_name=request.login_name,
+            client_ip=request.client_ip,
+            device=request.device,
+            notify_url=request.notify_url,
+        )
 
     @property
     def money(self) -> Money:

@@ -201,31 +201,29 @@ class SqliteStore:
         order = order_from_row(found) if found else None
         check_refund(order, draft)
         assert order is not None  # check_refund refuses a missing order
+        refund = Refund.reserved(draft, order)
         connection.execute(
-            _RESERVE, (request.amount, draft.requested_at, request.mch_id, request.pay_order_id)
+            _RESERVE, (refund.amount, refund.created_at, refund.mch_id, refund.pay_order_id)
         )
         connection.execute(
             _INSERT_REFUND,
             (
-                draft.refund_order_id, request.mch_id, request.mch_refund_no,
-                request.pay_order_id, order.channel_id, request.amount, order.currency,
-                request.login_name, request.client_ip, request.device, request.notify_url,
-                _detail(dict(request.extra)), draft.requested_at, draft.requested_at,
+                refund.refund_order_id, refund.mch_id, refund.mch_refund_no,
+                refund.pay_order_id, refund.channel_id, refund.amount, refund.currency,
+                refund.login_name, refund.client_ip, refund.device, refund.notify_url,
+                _detail(dict(request.extra)), refund.created_at, refund.updated_at,
             ),
         )  # fmt: skip
         connection.execute(
             _INSERT_EVENT,
             (
-                draft.refund_order_id, request.mch_id, draft.requested_at, "requested", None,
-                RefundStatus.PENDING.name, request.login_name, request.client_ip,
-                f"refund of {request.amount} {order.currency} reserved", None,
+                refund.refund_order_id, refund.mch_id, refund.created_at, "requested", None,
+                refund.status.name, refund.login_name, refund.client_ip,
+                f"refund of {refund.amount} {refund.currency} reserved", None,
             ),
         )  # fmt: skip
-        refund_row = connection.execute(_GET_REFUND, (draft.refund_order_id,)).fetchone()
-        order_row = connection.execute(
-            _GET_ORDER, (request.mch_id, request.pay_order_id)
-        ).fetchone()
-        return Reservation(refund_from_row(refund_row), order_from_row(order_row), created=True)
+        reserved = order.reserve(refund.amount, refund.created_at)
+        return Reservation(refund, reserved, created=True)
 
     @staticmethod
     def _replay(connection: sqlite3.Connection, refund: Refund, draft: RefundDraft) -> Reservation:
