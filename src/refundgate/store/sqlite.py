@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -116,10 +117,27 @@ class SqliteStore:
                 check_same_thread=False,
             )
             connection.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
-            connection.execute("PRAGMA journal_mode = WAL")
+            self._enable_wal(connection)
             connection.execute("PRAGMA synchronous = FULL")
             self._connection = connection
         return self._connection
+
+    def _enable_wal(self, connection: sqlite3.Connection) -> None:
+        # Switching a file to WAL takes an exclusive lock that SQLite does not wait
+        # for through the busy handler: processes opening a new file at the same
+        # moment would fail with "database is locked". So wait here, as busy_timeout
+        # would. Once the file is in WAL mode (it stays so) this returns at once.
+        deadline = time.monotonic() + self._busy_timeout_ms / 1000
+        while True:
+            try:
+                if connection.execute("PRAGMA journal_mode = WAL").fetchone()[0] == "wal":
+                    return
+            except sqlite3.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+            if time.monotonic() > deadline:
+                raise sqlite3.OperationalError("could not switch the database to WAL mode")
+            time.sleep(0.005)
 
     def _in_transaction(self, work: Callable[[sqlite3.Connection], T], durable: bool) -> T:
         connection = self._connect()
@@ -318,10 +336,14 @@ class SqliteStore:
         if not parent.is_dir():
             raise StoreError(f"sqlite: {parent} is not a folder")
         try:
-            await asyncio.get_running_loop().run_in_executor(self._executor, upgrade, self._url)
+            await asyncio.get_running_loop().run_in_executor(self._executor, self._upgrade)
         except (SQLAlchemyError, sqlite3.Error, OSError) as exc:
             reason = getattr(exc, "orig", None) or exc
             raise StoreError(f"sqlite: cannot use {self._path}: {reason}") from exc
+
+    def _upgrade(self) -> None:
+        self._connect()  # WAL first, so that the migration itself runs in WAL mode
+        upgrade(self._url)
 
     async def merchant_count(self) -> int:
         def work(connection: sqlite3.Connection) -> int:
