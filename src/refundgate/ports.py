@@ -6,7 +6,8 @@ retry is safe::
 
     ChannelError
     ├── NotSent          the request never left us: safe to send again
-    └── OutcomeUnknown   it may have been applied: query with the same key first
+    ├── OutcomeUnknown   it may have been applied: query with the same key first
+    └── CallbackInvalid  a channel callback we cannot trust (bad signature, garbage)
 
     StoreError           the database could not be reached or failed; nothing
                          was committed by the call that raised it
@@ -27,6 +28,9 @@ from refundgate.domain.model import PayOrder, Refund, RefundDraft, RefundStatus
 __all__ = [
     "Access",
     "AdminStore",
+    "CallbackInvalid",
+    "CallbackParser",
+    "ChannelCallback",
     "ChannelConnector",
     "ChannelError",
     "ChannelOutcome",
@@ -58,6 +62,10 @@ class NotSent(ChannelError):
 
 class OutcomeUnknown(ChannelError):
     """The channel may have applied the request; query it with the same key."""
+
+
+class CallbackInvalid(ChannelError):
+    """A callback that is not verifiably from the channel; it changes nothing."""
 
 
 class ChannelResult(enum.Enum):
@@ -97,6 +105,32 @@ class ChannelConnector(Protocol):
 
     async def query(self, request: ChannelRefund) -> ChannelOutcome:
         """Ask what became of the refund; raise :class:`ChannelError` when unsure."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelCallback:
+    """A verified callback: which refund it is about, what it says, how to acknowledge.
+
+    ``ack_body``/``ack_content_type`` are what the channel expects back once the
+    outcome is applied (WeChat: an XML ``SUCCESS``; UnionPay: HTTP 200 ``ok``).
+    """
+
+    refund_order_id: str
+    outcome: ChannelOutcome
+    ack_body: bytes
+    ack_content_type: str
+
+
+class CallbackParser(Protocol):
+    """A channel that reports outcomes by calling us back (WeChat, UnionPay)."""
+
+    def parse_callback(self, body: bytes, content_type: str) -> ChannelCallback:
+        """Verify and read a callback; raise :class:`CallbackInvalid` if untrusted."""
+        ...
+
+    def reject_callback(self) -> tuple[int, bytes, str]:
+        """Status, body and content type answering a callback we refused."""
         ...
 
 
