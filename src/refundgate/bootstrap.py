@@ -14,23 +14,29 @@ from refundgate.config import Settings
 from refundgate.ports import AdminStore
 from refundgate.sandbox import SandboxLedger, sandbox_channels
 from refundgate.service import Deps
+from refundgate.store.postgres import PostgresStore
 from refundgate.store.sqlite import SqliteStore
 from refundgate.system import RandomIds, SystemClock
 
 __all__ = ["app_from_environment", "build_app", "build_deps", "configure_logging", "open_store"]
 
 
-def open_store(database_url: str) -> AdminStore:
+def open_store(database_url: str, *, pool_size: int = 10) -> AdminStore:
     """The store for ``database_url``; raises ValueError for an unsupported URL."""
     if database_url.startswith("sqlite:"):
         return SqliteStore(database_url)
-    raise ValueError(f"unsupported database URL (expected sqlite:///FILE): {database_url}")
+    if database_url.startswith(("postgresql:", "postgresql+asyncpg:", "postgres:")):
+        return PostgresStore(database_url, pool_size=pool_size)
+    raise ValueError(
+        "unsupported database URL (expected sqlite:///FILE or postgresql://USER@HOST/DB):"
+        f" {database_url.split(':', 1)[0]}:…"
+    )
 
 
 def build_deps(settings: Settings) -> Deps:
     ledger = SandboxLedger(settings.sandbox_ledger)
     return Deps(
-        store=open_store(settings.database_url),
+        store=open_store(settings.database_url, pool_size=settings.db_pool_size),
         channels=sandbox_channels(ledger),
         clock=SystemClock(),
         ids=RandomIds(),

@@ -61,7 +61,7 @@ def _with_store(settings: Settings, work: Callable[[AdminStore], Awaitable[T]]) 
 
     async def run() -> T:
         try:
-            store = open_store(settings.database_url)
+            store = open_store(settings.database_url, pool_size=settings.db_pool_size)
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
         try:

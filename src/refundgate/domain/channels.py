@@ -16,7 +16,14 @@ import enum
 from dataclasses import dataclass
 from datetime import timedelta
 
-__all__ = ["ChannelFamily", "ChannelPolicy", "family_of", "policy_for"]
+__all__ = [
+    "ChannelFamily",
+    "ChannelPolicy",
+    "PolicyRule",
+    "family_of",
+    "policy_for",
+    "policy_rules",
+]
 
 
 class ChannelFamily(enum.Enum):
@@ -69,3 +76,32 @@ _CHANNEL_POLICIES = {
 def policy_for(channel_id: str, family: ChannelFamily) -> ChannelPolicy:
     """The refund policy for an order paid through ``channel_id``."""
     return _CHANNEL_POLICIES.get(channel_id, _POLICIES[family])
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyRule:
+    """Orders paid through ids matching ``pattern`` are refunded under ``policy``.
+
+    ``exact`` rules match the whole id, the others match ids that start with
+    ``pattern`` and go on after it; ``policy`` None means "not refundable here".
+    """
+
+    pattern: str
+    exact: bool
+    policy: ChannelPolicy | None
+
+
+def policy_rules() -> tuple[PolicyRule, ...]:
+    """:func:`family_of` and :func:`policy_for` as one list, first match wins.
+
+    A store that checks the rules in SQL compiles this list, so the policy table
+    stays the single source of the limits.
+    """
+    refused = [PolicyRule(channel_id, True, None) for channel_id in sorted(_NOT_REFUNDABLE_HERE)]
+    special = [
+        PolicyRule(channel_id, True, policy)
+        for channel_id, policy in _CHANNEL_POLICIES.items()
+        if family_of(channel_id) is not None
+    ]
+    families = [PolicyRule(prefix, False, _POLICIES[family]) for prefix, family in _PREFIXES]
+    return (*refused, *special, *families)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from refundgate.domain.merchant import Merchant, MerchantStatus, Operator
 from refundgate.domain.model import OrderStatus, PayOrder, Refund, RefundStatus, SandboxOutcome
@@ -19,7 +18,12 @@ __all__ = [
     "refund_from_row",
 ]
 
-Row = Sequence[Any]
+
+class Row(Protocol):
+    """A result row by position: a tuple from sqlite3, a Record from asyncpg."""
+
+    def __getitem__(self, index: int, /) -> Any: ...
+
 
 MERCHANT_COLUMNS = (
     "mch_id, sign_key, name, status, previous_key, previous_key_expires_at, notify_url"

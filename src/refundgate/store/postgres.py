@@ -1,0 +1,448 @@
+"""The PostgreSQL store: several gateway processes, on several hosts, one database.
+
+Correctness comes from the database alone (G1, G2):
+
+* A reservation is **one statement** (one round trip): a data-modifying CTE
+  that moves the order's balance only where every rule of
+  :func:`refundgate.domain.rules.check_refund` holds — compiled from the
+  domain's own policy table — inserts the refund and appends its event.
+  PostgreSQL re-checks the ``UPDATE``'s conditions on the latest row version
+  after waiting for a concurrent writer, so two reservations can never both
+  fit where only one does; the ``UNIQUE (mch_id, mch_refund_no)`` key turns a
+  concurrent twin into an error that aborts the whole statement, answered as
+  a replay.
+* When that statement reserves nothing (a replay, a refusal, a lost race), a
+  locked transaction finds out why with the domain's rules and either replays,
+  refuses with the exact reason, or reserves after all.
+* Outcome commits run with ``synchronous_commit = off`` for that transaction
+  only: one lost on a crash is asked of the channel again with the same key.
+  Reservations always wait for the WAL flush.
+
+Any failure to reach the database becomes :class:`~refundgate.ports.StoreError`;
+the pool replaces broken connections, so service resumes by itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import asyncpg
+from sqlalchemy.exc import SQLAlchemyError
+
+from refundgate.domain.channels import ChannelPolicy, policy_rules
+from refundgate.domain.errors import (
+    AlreadyExists,
+    MerchantNotFound,
+    RefundNotFound,
+    RefundNumberConflict,
+)
+from refundgate.domain.merchant import Merchant, Operator
+from refundgate.domain.model import BalanceChange, PayOrder, Refund, RefundDraft, RefundStatus
+from refundgate.domain.rules import check_refund
+from refundgate.ports import Access, Reservation, StoreError, Transition
+from refundgate.store.migrate import upgrade
+from refundgate.store.rows import (
+    MERCHANT_COLUMNS,
+    ORDER_COLUMNS,
+    REFUND_COLUMNS,
+    merchant_from_row,
+    operator_from_row,
+    order_from_row,
+    refund_from_row,
+)
+
+if TYPE_CHECKING:
+    from asyncpg.pool import PoolConnectionProxy
+
+    Connection = PoolConnectionProxy[asyncpg.Record]
+else:
+    Connection = asyncpg.Connection
+
+__all__ = ["PostgresStore", "postgres_dsn"]
+
+T = TypeVar("T")
+
+_MS = timedelta(milliseconds=1)
+
+#: What losing the database looks like from asyncpg: refused or dropped
+#: connections, a server shutting down, a pool that cannot connect in time.
+_UNREACHABLE = (
+    OSError,
+    asyncio.TimeoutError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+)
+
+
+def postgres_dsn(database_url: str) -> str:
+    """The asyncpg DSN of a ``postgresql://`` (or ``postgresql+asyncpg://``) URL."""
+    for prefix in ("postgresql+asyncpg://", "postgres://"):
+        if database_url.startswith(prefix):
+            return "postgresql://" + database_url[len(prefix) :]
+    return database_url
+
+
+def _policy_holds(policy: ChannelPolicy) -> str:
+    """SQL true where an order ``o`` may take one more refund at ``$5`` under ``policy``."""
+    conditions = [f"$5 - o.paid_at <= {policy.window // _MS}"]
+    if policy.max_refunds is not None:
+        conditions.append(f"o.refund_count < {policy.max_refunds}")
+    spacing = policy.min_spacing // _MS
+    if spacing:
+        conditions.append(f"(o.last_refund_at IS NULL OR $5 - o.last_refund_at >= {spacing})")
+    return " AND ".join(conditions)
+
+
+def _channel_rules_hold() -> str:
+    """The domain's channel policy table as one SQL ``CASE`` (literals from our own code)."""
+    branches = []
+    for rule in policy_rules():
+        if rule.exact:
+            match = f"o.channel_id = '{rule.pattern}'"
+        else:
+            match = (
+                f"left(o.channel_id, {len(rule.pattern)}) = '{rule.pattern}'"
+                f" AND length(o.channel_id) > {len(rule.pattern)}"
+            )
+        holds = _policy_holds(rule.policy) if rule.policy else "false"
+        branches.append(f"WHEN {match} THEN {holds}")
+    return "CASE " + " ".join(branches) + " ELSE false END"
+
+
+_ORDER_OUT = ", ".join(f"o.{column.strip()}" for column in ORDER_COLUMNS.split(","))
+
+# $1 mch_id, $2 mch_refund_no, $3 pay_order_id, $4 amount, $5 now, $6 currency,
+# $7 channel_id, $8 refund_order_id, $9 login_name, $10 client_ip, $11 device,
+# $12 notify_url, $13 request_extra.
+_RESERVE = f"""
+WITH reserved AS (
+    UPDATE pay_orders AS o
+    SET reserved_amount = o.reserved_amount + $4,
+        refund_count = o.refund_count + 1,
+        last_refund_at = $5
+    WHERE o.mch_id = $1 AND o.pay_order_id = $3 AND o.status = 'PAID'
+      AND o.refunded_amount + o.reserved_amount + $4 <= o.amount
+      AND ($6::text IS NULL OR o.currency = $6)
+      AND ($7::text IS NULL OR o.channel_id = $7)
+      AND ({_channel_rules_hold()})
+      AND NOT EXISTS (SELECT 1 FROM refunds AS r WHERE r.mch_id = $1 AND r.mch_refund_no = $2)
+    RETURNING {_ORDER_OUT}
+), refund AS (
+    INSERT INTO refunds (refund_order_id, mch_id, mch_refund_no, pay_order_id, channel_id,
+        amount, currency, status, login_name, client_ip, device, notify_url, request_extra,
+        created_at, updated_at)
+    SELECT $8, $1, $2, $3, reserved.channel_id, $4, reserved.currency, 'PENDING', $9, $10,
+        $11, $12, $13, $5, $5
+    FROM reserved
+    RETURNING refund_order_id, currency
+), event AS (
+    INSERT INTO refund_events (refund_order_id, mch_id, at, kind, from_status, to_status,
+        login_name, client_ip, reason, detail)
+    SELECT refund.refund_order_id, $1, $5, 'requested', NULL, 'PENDING', $9, $10,
+        format('refund of %s %s reserved', $4, refund.currency), NULL
+    FROM refund
+)
+SELECT * FROM reserved
+"""
+
+_FIND_BY_NUMBER = f"SELECT {REFUND_COLUMNS} FROM refunds WHERE mch_id = $1 AND mch_refund_no = $2"
+_FIND_BY_ID = f"SELECT {REFUND_COLUMNS} FROM refunds WHERE mch_id = $1 AND refund_order_id = $2"
+_GET_REFUND = f"SELECT {REFUND_COLUMNS} FROM refunds WHERE refund_order_id = $1"
+_LOCK_REFUND = _GET_REFUND + " FOR UPDATE"
+_GET_ORDER = f"SELECT {ORDER_COLUMNS} FROM pay_orders WHERE mch_id = $1 AND pay_order_id = $2"
+_LOCK_ORDER = _GET_ORDER + " FOR UPDATE"
+_GET_MERCHANT = f"SELECT {MERCHANT_COLUMNS} FROM merchants WHERE mch_id = $1"
+_GET_OPERATOR = "SELECT may_refund, active FROM operators WHERE mch_id = $1 AND login_name = $2"
+_SET_STATUS = f"""
+UPDATE refunds SET status = $2, updated_at = $3,
+    channel_refund_id = COALESCE($4, channel_refund_id),
+    err_code = COALESCE($5, err_code), err_msg = COALESCE($6, err_msg),
+    succeeded_at = COALESCE($7, succeeded_at), attempts = attempts + $8
+WHERE refund_order_id = $1 AND status = $9
+RETURNING {REFUND_COLUMNS}
+"""
+_MOVE_BALANCES = """
+UPDATE pay_orders SET reserved_amount = reserved_amount + $3,
+    refunded_amount = refunded_amount + $4, refund_count = refund_count + $5
+WHERE mch_id = $1 AND pay_order_id = $2
+"""
+_INSERT_EVENT = """
+INSERT INTO refund_events (refund_order_id, mch_id, at, kind, from_status, to_status,
+    login_name, client_ip, reason, detail)
+VALUES ($1, $2, $3, 'status', $4, $5, $6, NULL, $7, $8)
+"""
+_INSERT_NOTIFICATION = """
+INSERT INTO notifications (refund_order_id, mch_id, notify_url, refund_status, state,
+    next_attempt_at, created_at)
+SELECT $1, m.mch_id, COALESCE($3, m.notify_url), $4, 'PENDING', $5, $5
+FROM merchants AS m
+WHERE m.mch_id = $2 AND COALESCE($3, m.notify_url) IS NOT NULL
+"""
+_INSERT_MERCHANT = """
+INSERT INTO merchants (mch_id, name, status, sign_key, previous_key,
+    previous_key_expires_at, notify_url, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+"""
+_INSERT_OPERATOR = """
+INSERT INTO operators (mch_id, login_name, may_refund, active, created_at)
+SELECT m.mch_id, $2, $3, $4, $5 FROM merchants AS m WHERE m.mch_id = $1
+"""
+_INSERT_ORDER = f"""
+INSERT INTO pay_orders ({ORDER_COLUMNS})
+SELECT m.mch_id, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14
+FROM merchants AS m WHERE m.mch_id = $1
+"""
+
+
+def _detail(detail: Mapping[str, str]) -> str | None:
+    return json.dumps(dict(detail), ensure_ascii=False, sort_keys=True) if detail else None
+
+
+def _present(row: asyncpg.Record | None) -> asyncpg.Record:
+    """A row that the locks held make sure of; its absence is a broken database."""
+    if row is None:
+        raise StoreError("postgresql: a locked row vanished")
+    return row
+
+
+def _reserve_arguments(draft: RefundDraft) -> tuple[Any, ...]:
+    request = draft.request
+    return (
+        request.mch_id, request.mch_refund_no, request.pay_order_id, request.amount,
+        draft.requested_at, request.currency, request.channel_id, draft.refund_order_id,
+        request.login_name, request.client_ip, request.device, request.notify_url,
+        _detail(request.extra),
+    )  # fmt: skip
+
+
+class PostgresStore:
+    """The store port on a PostgreSQL database, through an asyncpg pool."""
+
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        pool_size: int = 10,
+        connect_timeout_s: float = 5.0,
+        command_timeout_s: float = 10.0,
+    ) -> None:
+        self._url = database_url
+        self._dsn = postgres_dsn(database_url)
+        self._pool_size = pool_size
+        self._connect_timeout_s = connect_timeout_s
+        self._command_timeout_s = command_timeout_s
+        self._pool: asyncpg.Pool | None = None
+        self._pool_lock = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        # The URL may carry a password; say only where the database is.
+        return f"PostgresStore(pool_size={self._pool_size})"
+
+    # -- plumbing ---------------------------------------------------------
+
+    async def _get_pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            async with self._pool_lock:
+                if self._pool is None:
+                    self._pool = await asyncpg.create_pool(
+                        self._dsn,
+                        min_size=1,
+                        max_size=self._pool_size,
+                        timeout=self._connect_timeout_s,
+                        command_timeout=self._command_timeout_s,
+                    )
+        return self._pool
+
+    async def _call(self, work: Callable[[Connection], Awaitable[T]]) -> T:
+        """Run ``work`` on a pooled connection; losing the database is a StoreError."""
+        try:
+            pool = await self._get_pool()
+            async with pool.acquire(timeout=self._connect_timeout_s) as connection:
+                return await work(connection)
+        except _UNREACHABLE as exc:
+            raise StoreError(f"postgresql: {type(exc).__name__}: {exc}") from exc
+
+    async def ping(self) -> None:
+        await self._call(lambda connection: connection.fetchval("SELECT 1"))
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            try:
+                await asyncio.wait_for(pool.close(), timeout=self._connect_timeout_s)
+            except (TimeoutError, *_UNREACHABLE):
+                pool.terminate()
+
+    # -- the refund path ----------------------------------------------------
+
+    async def access(self, mch_id: str, login_name: str | None) -> Access | None:
+        async def work(connection: Connection) -> Access | None:
+            row = await connection.fetchrow(_GET_MERCHANT, mch_id)
+            if row is None:
+                return None
+            merchant = merchant_from_row(row)
+            if login_name is None:
+                return Access(merchant, None)
+            found = await connection.fetchrow(_GET_OPERATOR, mch_id, login_name)
+            operator = operator_from_row(mch_id, login_name, found) if found else None
+            return Access(merchant, operator)
+
+        return await self._call(work)
+
+    async def reserve(self, draft: RefundDraft) -> Reservation:
+        return await self._call(lambda connection: self._reserve(connection, draft))
+
+    async def _reserve(self, connection: Connection, draft: RefundDraft) -> Reservation:
+        try:
+            row = await connection.fetchrow(_RESERVE, *_reserve_arguments(draft))
+        except asyncpg.UniqueViolationError:
+            row = None  # a twin of this number won the race: the locked path replays it
+        if row is not None:
+            order = order_from_row(row)
+            return Reservation(Refund.reserved(draft, order), order, created=True)
+        async with connection.transaction():
+            return await self._reserve_locked(connection, draft)
+
+    @staticmethod
+    async def _reserve_locked(connection: Connection, draft: RefundDraft) -> Reservation:
+        """Why the one-statement reservation reserved nothing, decided under the order's lock."""
+        request = draft.request
+        found = await connection.fetchrow(_LOCK_ORDER, request.mch_id, request.pay_order_id)
+        existing = await connection.fetchrow(_FIND_BY_NUMBER, request.mch_id, request.mch_refund_no)
+        if existing is not None:
+            refund = refund_from_row(existing)
+            if not refund.answers(request):
+                raise RefundNumberConflict(request.mch_refund_no)
+            # A retry names the same order, so ``found`` is the refund's own order.
+            return Reservation(refund, order_from_row(_present(found)), created=False)
+        check_refund(order_from_row(found) if found else None, draft)
+        # The rules hold now (the order changed since): reserve under the lock.
+        row = await connection.fetchrow(_RESERVE, *_reserve_arguments(draft))
+        if row is None:
+            raise StoreError("postgresql: the SQL rules refused what the domain's rules allow")
+        order = order_from_row(row)
+        return Reservation(Refund.reserved(draft, order), order, created=True)
+
+    async def transition(self, refund_order_id: str, change: Transition) -> Refund:
+        async def work(connection: Connection) -> Refund:
+            async with connection.transaction():
+                # Only this transaction: a lost outcome is asked of the channel again.
+                await connection.execute("SET LOCAL synchronous_commit = off")
+                return await self._transition(connection, refund_order_id, change)
+
+        return await self._call(work)
+
+    @staticmethod
+    async def _transition(
+        connection: Connection, refund_order_id: str, change: Transition
+    ) -> Refund:
+        row = await connection.fetchrow(_LOCK_REFUND, refund_order_id)
+        if row is None:
+            raise RefundNotFound(refund_order_id)
+        refund = refund_from_row(row)
+        source, target = refund.status, change.target
+        if not source.can_become(target):
+            return refund
+        balances = BalanceChange.of(source, target, refund.amount)
+        succeeded_at = change.at if target is RefundStatus.SUCCEEDED else None
+        updated = await connection.fetchrow(
+            _SET_STATUS,
+            refund_order_id, target.name, change.at, change.channel_refund_id, change.err_code,
+            change.err_msg, succeeded_at, int(source is RefundStatus.PENDING), source.name,
+        )  # fmt: skip
+        await connection.execute(
+            _MOVE_BALANCES,
+            refund.mch_id, refund.pay_order_id, balances.reserved, balances.refunded,
+            balances.refund_count,
+        )  # fmt: skip
+        await connection.execute(
+            _INSERT_EVENT,
+            refund_order_id, refund.mch_id, change.at, source.name, target.name,
+            change.login_name, change.reason, _detail(change.detail),
+        )  # fmt: skip
+        if target.is_final:
+            await connection.execute(
+                _INSERT_NOTIFICATION,
+                refund_order_id, refund.mch_id, refund.notify_url, target.name, change.at,
+            )  # fmt: skip
+        return refund_from_row(_present(updated))
+
+    async def find_refund(
+        self, mch_id: str, *, mch_refund_no: str | None = None, refund_order_id: str | None = None
+    ) -> Refund | None:
+        query, key = (
+            (_FIND_BY_NUMBER, mch_refund_no) if mch_refund_no is not None
+            else (_FIND_BY_ID, refund_order_id)
+        )  # fmt: skip
+        row = await self._call(lambda connection: connection.fetchrow(query, mch_id, key))
+        return refund_from_row(row) if row else None
+
+    async def get_order(self, mch_id: str, pay_order_id: str) -> PayOrder | None:
+        row = await self._call(
+            lambda connection: connection.fetchrow(_GET_ORDER, mch_id, pay_order_id)
+        )
+        return order_from_row(row) if row else None
+
+    # -- administration -----------------------------------------------------
+
+    async def migrate(self) -> None:
+        # Connect first: an unreachable server is told as such, not as a migration error.
+        await self.ping()
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, upgrade, self._url)
+        except (SQLAlchemyError, *_UNREACHABLE) as exc:
+            reason = getattr(exc, "orig", None) or exc
+            raise StoreError(f"postgresql: cannot migrate: {reason}") from exc
+
+    async def merchant_count(self) -> int:
+        count = await self._call(
+            lambda connection: connection.fetchval("SELECT count(*) FROM merchants")
+        )
+        return int(count)
+
+    async def add_merchant(self, merchant: Merchant, *, now: int) -> None:
+        previous = merchant.previous_key.reveal() if merchant.previous_key else None
+        await self._insert(
+            f"merchant {merchant.mch_id} already exists",
+            _INSERT_MERCHANT,
+            merchant.mch_id, merchant.name, merchant.status.value, merchant.key.reveal(),
+            previous, merchant.previous_key_expires_at, merchant.notify_url, now,
+        )  # fmt: skip
+
+    async def add_operator(self, operator: Operator, *, now: int) -> None:
+        inserted = await self._insert(
+            f"operator {operator.login_name} of merchant {operator.mch_id} already exists",
+            _INSERT_OPERATOR,
+            operator.mch_id, operator.login_name, operator.may_refund, operator.active, now,
+        )  # fmt: skip
+        if not inserted:
+            raise MerchantNotFound(operator.mch_id)
+
+    async def add_order(self, order: PayOrder) -> None:
+        outcome = order.sandbox_outcome.value if order.sandbox_outcome else None
+        inserted = await self._insert(
+            f"order {order.pay_order_id} already exists",
+            _INSERT_ORDER,
+            order.mch_id, order.pay_order_id, order.channel_id, order.currency, order.amount,
+            order.paid_at, order.status.value, order.refunded_amount, order.reserved_amount,
+            order.refund_count, order.last_refund_at, order.mch_order_no,
+            order.channel_order_no, outcome,
+        )  # fmt: skip
+        if not inserted:
+            raise MerchantNotFound(order.mch_id)
+
+    async def _insert(self, taken: str, statement: str, *arguments: object) -> bool:
+        """Run one INSERT; whether it inserted a row. A duplicate key is AlreadyExists."""
+
+        async def work(connection: Connection) -> bool:
+            try:
+                status = await connection.execute(statement, *arguments)
+            except asyncpg.UniqueViolationError:
+                raise AlreadyExists(taken) from None
+            return bool(status.endswith(" 1"))
+
+        return await self._call(work)
