@@ -28,8 +28,11 @@ from types import MappingProxyType
 
 __all__ = [
     "BEIJING",
+    "GATEWAY_CODES",
     "METHOD_QUERY",
     "METHOD_REFUND",
+    "QUERY_SUB_CODES",
+    "REFUND_SUB_CODES",
     "MalformedReply",
     "Reading",
     "Reply",
@@ -277,8 +280,10 @@ GATEWAY_CODES: Mapping[str, Verdict] = MappingProxyType(
     }
 )
 
-#: A query that fails tells nothing of the refund, except that its trade is unknown.
+#: A query that fails tells nothing of the refund, except that its trade is
+#: unknown: a rejected query (40002, a bad parameter) never fails the refund.
 QUERY_SUB_CODES: Mapping[str, Verdict] = MappingProxyType({"ACQ.TRADE_NOT_EXIST": _F})
+_NO_CODES: Mapping[str, Verdict] = MappingProxyType({})
 
 SUCCESS = "10000"
 BUSINESS_FAILURE = "40004"
@@ -304,20 +309,24 @@ def _code_and_message(fields: Mapping[str, object]) -> tuple[str, str]:
     return code, message
 
 
-def _failure(fields: Mapping[str, object], sub_codes: Mapping[str, Verdict]) -> Reading:
+def _failure(
+    fields: Mapping[str, object],
+    sub_codes: Mapping[str, Verdict],
+    gateway_codes: Mapping[str, Verdict],
+) -> Reading:
     code, message = _code_and_message(fields)
     gateway_code = _text(fields, "code") or ""
     if gateway_code == BUSINESS_FAILURE:
         verdict = sub_codes.get(_text(fields, "sub_code") or "", Verdict.UNKNOWN)
     else:
-        verdict = GATEWAY_CODES.get(gateway_code, Verdict.UNKNOWN)
+        verdict = gateway_codes.get(gateway_code, Verdict.UNKNOWN)
     return Reading(verdict, code, message)
 
 
 def read_refund(fields: Mapping[str, object]) -> Reading:
     """The meaning of a verified ``alipay_trade_refund_response`` (§C.4, §C.6)."""
     if _text(fields, "code") != SUCCESS:
-        return _failure(fields, REFUND_SUB_CODES)
+        return _failure(fields, REFUND_SUB_CODES, GATEWAY_CODES)
     if _text(fields, "fund_change") == "Y":
         return Reading(Verdict.SUCCEEDED, SUCCESS, _text(fields, "msg") or "")
     # fund_change N: this call moved nothing, usually because an earlier call
@@ -332,7 +341,7 @@ def read_query(fields: Mapping[str, object], *, out_request_no: str, amount: str
     number with another amount is an anomaly, never a success.
     """
     if _text(fields, "code") != SUCCESS:
-        return _failure(fields, QUERY_SUB_CODES)
+        return _failure(fields, QUERY_SUB_CODES, _NO_CODES)
     status = _text(fields, "refund_status")
     recorded = _text(fields, "refund_amount")
     if _text(fields, "out_request_no") not in (None, out_request_no):
