@@ -24,6 +24,7 @@ from refundgate.sandbox import SandboxLedger, sandbox_channels
 from refundgate.service import Deps
 from refundgate.store.migrate import upgrade
 from refundgate.store.sqlite import SqliteStore
+from tests.backends import any_store, backend, pg_url  # noqa: F401  (fixtures)
 
 # Speed is measured by the benchmark, not by tests: no per-example deadline, so
 # a loaded CI machine cannot turn a slow example into a failure.

@@ -1,0 +1,370 @@
+"""The store contract, run on SQLite and on PostgreSQL alike.
+
+Reservations, replays, conflicts, refusals that change nothing, compare-and-set
+transitions, the outbox, and G1 held by the database itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+
+import pytest
+
+from refundgate.domain import (
+    AlreadyExists,
+    MerchantNotFound,
+    PayOrder,
+    RefundAmountExceeded,
+    RefundDraft,
+    RefundNotFound,
+    RefundNumberConflict,
+    RefundRequest,
+    RefundStatus,
+)
+from refundgate.domain.errors import (
+    ChannelMismatch,
+    ChannelNotSupported,
+    CurrencyMismatch,
+    OrderNotFound,
+    OrderNotRefundable,
+    RefundLimitExceeded,
+)
+from refundgate.domain.merchant import Merchant, Operator
+from refundgate.domain.model import OrderStatus
+from refundgate.domain.secret import Secret
+from refundgate.ports import AdminStore, Transition
+from tests.backends import Backend
+from tests.conftest import DAY_MS, LOGIN, MCH_ID, NOW_MS, OTHER_MCH_ID, seed_merchants
+
+
+@pytest.fixture
+async def seeded(any_store: AdminStore) -> AdminStore:
+    await seed_merchants(any_store)
+    await any_store.add_order(PayOrder(MCH_ID, "P1", "ALIPAY_QR", "CAD", 10_000, NOW_MS))
+    return any_store
+
+
+def draft(
+    number: str = "N1",
+    amount: int = 1_000,
+    rid: str = "RID1",
+    *,
+    order: str = "P1",
+    mch_id: str = MCH_ID,
+    at: int = NOW_MS,
+    **kw: object,
+) -> RefundDraft:
+    request = RefundRequest(mch_id, number, order, amount, LOGIN, "127.0.0.1", **kw)  # type: ignore[arg-type]
+    return RefundDraft(request, rid, at)
+
+
+async def test_a_reservation_holds_the_amount_and_records_the_request(
+    seeded: AdminStore, backend: Backend
+) -> None:
+    reservation = await seeded.reserve(draft())
+    assert reservation.created
+    assert reservation.refund.status is RefundStatus.PENDING
+    assert reservation.order.reserved_amount == 1_000
+    assert await backend.balances("P1") == (0, 1_000, 1)
+    events = await backend.fetch("SELECT kind, to_status, login_name, reason FROM refund_events")
+    assert events == [("requested", "PENDING", LOGIN, "refund of 1000 CAD reserved")]
+
+
+async def test_the_same_number_again_replays_without_reserving(
+    seeded: AdminStore, backend: Backend
+) -> None:
+    first = await seeded.reserve(draft())
+    again = await seeded.reserve(draft(rid="RID2"))
+    assert not again.created
+    assert again.refund == first.refund
+    assert again.order == await seeded.get_order(MCH_ID, "P1")
+    assert await backend.balances("P1") == (0, 1_000, 1)
+
+
+async def test_the_same_number_for_another_amount_conflicts_and_changes_nothing(
+    seeded: AdminStore, backend: Backend
+) -> None:
+    await seeded.reserve(draft())
+    before = await backend.snapshot()
+    with pytest.raises(RefundNumberConflict):
+        await seeded.reserve(draft(amount=1_001, rid="RID2"))
+    assert await backend.snapshot() == before
+
+
+async def test_the_same_number_for_another_order_conflicts(
+    seeded: AdminStore, backend: Backend
+) -> None:
+    await seeded.add_order(PayOrder(MCH_ID, "P2", "ALIPAY_QR", "CAD", 10_000, NOW_MS))
+    await seeded.reserve(draft())
+    before = await backend.snapshot()
+    with pytest.raises(RefundNumberConflict):
+        await seeded.reserve(draft(rid="RID2", order="P2"))
+    assert await backend.snapshot() == before
+
+
+async def test_another_merchant_may_use_the_same_number(seeded: AdminStore) -> None:
+    await seeded.add_order(PayOrder(OTHER_MCH_ID, "Q1", "ALIPAY_QR", "CAD", 5_000, NOW_MS))
+    await seeded.reserve(draft())
+    other = await seeded.reserve(draft(rid="RID2", order="Q1", mch_id=OTHER_MCH_ID))
+    assert other.created
+    assert other.refund.mch_id == OTHER_MCH_ID
+
+
+def p9(channel_id: str, days_ago: int = 0, **kw: int) -> PayOrder:
+    """A 100-cent order ``P9`` of the default merchant."""
+    return PayOrder(MCH_ID, "P9", channel_id, "CAD", 100, NOW_MS - days_ago * DAY_MS, **kw)
+
+
+SPACED = {"refund_count": 1, "last_refund_at": NOW_MS - 59_999}
+
+
+@pytest.mark.parametrize(
+    ("order", "request_fields", "error"),
+    [
+        (p9("ALIPAY_QR"), {"amount": 101}, RefundAmountExceeded),
+        (p9("CC_PAX"), {}, ChannelNotSupported),
+        (p9("UPI_EX"), {}, ChannelNotSupported),
+        (p9("WX_"), {}, ChannelNotSupported),
+        (p9("ALIPAY_QR"), {"currency": "USD"}, CurrencyMismatch),
+        (p9("ALIPAY_QR"), {"channel_id": "ALIPAY_WAP"}, ChannelMismatch),
+        (p9("ALIPAY_QR", days_ago=366), {}, RefundLimitExceeded),
+        (p9("UPI_QR", days_ago=31), {}, RefundLimitExceeded),
+        (p9("UPI_SEQ", days_ago=331), {}, RefundLimitExceeded),
+        (p9("WX_NATIVE", refund_count=50), {}, RefundLimitExceeded),
+        (p9("WX_NATIVE", **SPACED), {}, RefundLimitExceeded),
+        (replace(p9("ALIPAY_QR"), mch_id=OTHER_MCH_ID), {}, OrderNotFound),
+        (replace(p9("ALIPAY_QR"), status=OrderStatus.CLOSED), {}, OrderNotRefundable),
+    ],
+)
+async def test_a_refused_reservation_says_why_and_changes_nothing(
+    seeded: AdminStore,
+    backend: Backend,
+    order: PayOrder,
+    request_fields: dict[str, object],
+    error: type[Exception],
+) -> None:
+    await seeded.add_order(order)
+    before = await backend.snapshot()
+    fields = {"amount": 100, **request_fields}
+    with pytest.raises(error):
+        await seeded.reserve(draft(order="P9", **fields))  # type: ignore[arg-type]
+    assert await backend.snapshot() == before
+
+
+async def test_an_unknown_order_is_refused(seeded: AdminStore, backend: Backend) -> None:
+    before = await backend.snapshot()
+    with pytest.raises(OrderNotFound):
+        await seeded.reserve(draft(order="NOPE"))
+    assert await backend.snapshot() == before
+
+
+async def test_the_limits_at_their_edges_still_allow_a_refund(seeded: AdminStore) -> None:
+    edges = [
+        p9("ALIPAY_QR", days_ago=365),
+        p9("UPI_QR", days_ago=30),
+        p9("UPI_SEQ", days_ago=330),
+        p9("WX_NATIVE", refund_count=49),
+        p9("WX_NATIVE", refund_count=1, last_refund_at=NOW_MS - 60_000),
+        p9("ALIPAY_QR", refunded_amount=60, reserved_amount=30),
+    ]
+    for i, edge in enumerate(edges):
+        order = replace(edge, pay_order_id=f"E{i}")
+        await seeded.add_order(order)
+        amount = order.amount - order.refunded_amount - order.reserved_amount
+        reservation = await seeded.reserve(
+            draft(f"E{i}", amount, f"RIDE{i}", order=order.pay_order_id)
+        )
+        assert reservation.created
+
+
+async def test_concurrent_reservations_never_over_refund(
+    seeded: AdminStore, backend: Backend
+) -> None:
+    drafts = [draft(f"N{i}", 700, f"RID{i}") for i in range(30)]
+    results = await asyncio.gather(*(seeded.reserve(d) for d in drafts), return_exceptions=True)
+    accepted = [r for r in results if not isinstance(r, BaseException)]
+    refused = [r for r in results if isinstance(r, RefundAmountExceeded)]
+    assert len(accepted) == 14  # 14 × 700 = 9,800 ≤ 10,000 < 15 × 700
+    assert len(refused) == 16
+    assert await backend.balances("P1") == (0, 9_800, 14)
+
+
+async def test_concurrent_twins_of_one_number_get_one_refund(
+    seeded: AdminStore, backend: Backend
+) -> None:
+    twins = [draft("TWIN", 300, f"RID{i}") for i in range(20)]
+    results = await asyncio.gather(*(seeded.reserve(d) for d in twins))
+    assert sum(r.created for r in results) == 1
+    assert len({r.refund.refund_order_id for r in results}) == 1
+    assert await backend.balances("P1") == (0, 300, 1)
+
+
+async def test_success_moves_the_reservation_to_refunded(
+    seeded: AdminStore, backend: Backend
+) -> None:
+    await seeded.reserve(draft())
+    refund = await seeded.transition(
+        "RID1", Transition(RefundStatus.SUCCEEDED, NOW_MS + 5, "ok", channel_refund_id="CH1")
+    )
+    assert refund.status is RefundStatus.SUCCEEDED
+    assert refund.succeeded_at == NOW_MS + 5
+    assert refund.channel_refund_id == "CH1"
+    assert await backend.balances("P1") == (1_000, 0, 1)
+    assert refund == await seeded.find_refund(MCH_ID, refund_order_id="RID1")
+
+
+async def test_failure_releases_the_reservation(seeded: AdminStore, backend: Backend) -> None:
+    await seeded.reserve(draft())
+    failed = await seeded.transition(
+        "RID1", Transition(RefundStatus.FAILED, NOW_MS, "no", err_code="X", err_msg="refused")
+    )
+    assert (failed.err_code, failed.err_msg) == ("X", "refused")
+    assert await backend.balances("P1") == (0, 0, 0)
+
+
+async def test_processing_then_success_records_each_step(
+    seeded: AdminStore, backend: Backend
+) -> None:
+    await seeded.reserve(draft())
+    await seeded.transition("RID1", Transition(RefundStatus.PROCESSING, NOW_MS, "accepted"))
+    assert await backend.balances("P1") == (0, 1_000, 1)
+    await seeded.transition(
+        "RID1",
+        Transition(RefundStatus.SUCCEEDED, NOW_MS + 1, "settled", detail={"answer": "SUCCESS"}),
+    )
+    events = await backend.fetch(
+        "SELECT kind, from_status, to_status, reason, detail FROM refund_events ORDER BY event_id"
+    )
+    assert events == [
+        ("requested", None, "PENDING", "refund of 1000 CAD reserved", None),
+        ("status", "PENDING", "PROCESSING", "accepted", None),
+        ("status", "PROCESSING", "SUCCEEDED", "settled", '{"answer": "SUCCESS"}'),
+    ]
+    attempts = await backend.fetch("SELECT attempts FROM refunds WHERE refund_order_id = 'RID1'")
+    assert attempts == [(1,)]
+
+
+async def test_applying_an_outcome_twice_changes_nothing_the_second_time(
+    seeded: AdminStore, backend: Backend
+) -> None:
+    await seeded.reserve(draft())
+    done = Transition(RefundStatus.SUCCEEDED, NOW_MS, "ok")
+    await seeded.transition("RID1", done)
+    before = await backend.snapshot()
+    again = await seeded.transition("RID1", done)
+    late_failure = await seeded.transition("RID1", Transition(RefundStatus.FAILED, NOW_MS, "no"))
+    assert again.status is late_failure.status is RefundStatus.SUCCEEDED
+    assert await backend.snapshot() == before
+
+
+async def test_concurrent_outcomes_apply_once(seeded: AdminStore, backend: Backend) -> None:
+    await seeded.reserve(draft())
+    outcomes = [
+        Transition(RefundStatus.SUCCEEDED if i % 2 else RefundStatus.FAILED, NOW_MS, "race")
+        for i in range(10)
+    ]
+    results = await asyncio.gather(*(seeded.transition("RID1", t) for t in outcomes))
+    # Whichever outcome came first is the one every caller sees, and the only one applied.
+    assert len({r.status for r in results}) == 1
+    final = results[0].status
+    assert final.is_final
+    expected = (1_000, 0, 1) if final is RefundStatus.SUCCEEDED else (0, 0, 0)
+    assert await backend.balances("P1") == expected
+    events = await backend.fetch("SELECT count(*) FROM refund_events WHERE kind = 'status'")
+    assert events == [(1,)]
+
+
+async def test_a_final_state_queues_a_notification_for_the_known_url(
+    seeded: AdminStore, backend: Backend
+) -> None:
+    await seeded.reserve(draft(notify_url="https://merchant.example/refunds"))
+    await seeded.reserve(draft("N2", rid="RID2"))  # no URL: the merchant has none either
+    for rid in ("RID1", "RID2"):
+        await seeded.transition(rid, Transition(RefundStatus.SUCCEEDED, NOW_MS, "ok"))
+    rows = await backend.fetch(
+        "SELECT refund_order_id, notify_url, refund_status, state FROM notifications"
+    )
+    assert rows == [("RID1", "https://merchant.example/refunds", "SUCCEEDED", "PENDING")]
+
+
+async def test_the_merchants_default_notify_url_is_used(
+    any_store: AdminStore, backend: Backend
+) -> None:
+    await any_store.add_merchant(
+        Merchant(MCH_ID, Secret("K"), notify_url="https://m.example/n"), now=NOW_MS
+    )
+    await any_store.add_order(PayOrder(MCH_ID, "P1", "ALIPAY_QR", "CAD", 10_000, NOW_MS))
+    await any_store.reserve(draft())
+    await any_store.transition("RID1", Transition(RefundStatus.FAILED, NOW_MS, "no"))
+    assert await backend.fetch("SELECT notify_url FROM notifications") == [("https://m.example/n",)]
+
+
+async def test_the_database_itself_refuses_an_over_refund(
+    seeded: AdminStore, backend: Backend
+) -> None:
+    with pytest.raises(Exception, match=r"(?i)check|constraint") as caught:
+        await backend.execute(
+            "UPDATE pay_orders SET reserved_amount = 10001 WHERE pay_order_id = 'P1'"
+        )
+    assert "never_over_refunded" in str(caught.value) or backend.name == "sqlite"
+    assert await backend.balances("P1") == (0, 0, 0)
+
+
+async def test_duplicates_and_unknown_merchants_are_refused(
+    seeded: AdminStore, backend: Backend
+) -> None:
+    before = await backend.snapshot()
+    with pytest.raises(AlreadyExists):
+        await seeded.add_merchant(Merchant(MCH_ID, Secret("KEY12345")), now=NOW_MS)
+    with pytest.raises(AlreadyExists):
+        await seeded.add_order(PayOrder(MCH_ID, "P1", "ALIPAY_QR", "CAD", 1, NOW_MS))
+    with pytest.raises(AlreadyExists):
+        await seeded.add_operator(Operator(MCH_ID, LOGIN), now=NOW_MS)
+    with pytest.raises(MerchantNotFound):
+        await seeded.add_order(PayOrder("NOPE", "P9", "ALIPAY_QR", "CAD", 1, NOW_MS))
+    with pytest.raises(MerchantNotFound):
+        await seeded.add_operator(Operator("NOPE", LOGIN), now=NOW_MS)
+    assert await backend.snapshot() == before
+
+
+async def test_access_finds_merchants_and_operators(seeded: AdminStore) -> None:
+    found = await seeded.access(MCH_ID, LOGIN)
+    assert found is not None
+    assert found.operator is not None
+    assert found.merchant.key.reveal() == "TESTKEY123"
+    assert found.operator.may_refund
+    viewer = await seeded.access(MCH_ID, "viewer")
+    assert viewer is not None
+    assert viewer.operator is not None
+    assert not viewer.operator.may_refund
+    stranger = await seeded.access(MCH_ID, "nobody")
+    assert stranger is not None
+    assert stranger.operator is None
+    assert await seeded.access("NOPE", LOGIN) is None
+    assert await seeded.merchant_count() == 2
+
+
+async def test_a_transition_of_an_unknown_refund_is_refused(seeded: AdminStore) -> None:
+    with pytest.raises(RefundNotFound):
+        await seeded.transition("NOPE", Transition(RefundStatus.SUCCEEDED, NOW_MS, "ok"))
+
+
+async def test_a_reservation_returns_exactly_what_it_stored(seeded: AdminStore) -> None:
+    reservation = await seeded.reserve(
+        draft(device="WEB", notify_url="https://m.example/n", extra={"param1": "x"})
+    )
+    stored_refund = await seeded.find_refund(MCH_ID, refund_order_id="RID1")
+    by_number = await seeded.find_refund(MCH_ID, mch_refund_no="N1")
+    stored_order = await seeded.get_order(MCH_ID, "P1")
+    assert reservation.refund == stored_refund == by_number
+    assert reservation.order == stored_order
+    assert await seeded.find_refund(OTHER_MCH_ID, refund_order_id="RID1") is None
+    assert await seeded.get_order(OTHER_MCH_ID, "P1") is None
+
+
+async def test_a_second_migration_changes_nothing(seeded: AdminStore, backend: Backend) -> None:
+    before = await backend.snapshot()
+    await seeded.migrate()
+    assert await backend.snapshot() == before
+    assert await backend.fetch("SELECT version_num FROM alembic_version") == [("0001",)]
