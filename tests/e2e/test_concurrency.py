@@ -1,16 +1,19 @@
-"""G1 and G2 across processes: several gateways on one SQLite file, under concurrent load.
+"""G1 and G2 across processes: several gateways on one database, under concurrent load.
 
-Two ``refundgate serve`` processes on two ports (and, in the other variant, one
-``serve --workers 2``) share one database file and one sandbox ledger. About a
-hundred requests are fired at once, spread over the servers:
+On each store (one SQLite file; one PostgreSQL database), two ``refundgate
+serve`` processes on two ports (and, in the other variant, one ``serve
+--workers 2``) share the database and one sandbox ledger. Over two hundred
+requests are fired at once, spread over the servers:
 
-* (a) 30 distinct refund numbers each asking 400 of a 10 000 Alipay order: 25 fit;
-* (b) one refund number sent 30 times at once: one refund;
+* (a) 80 distinct refund numbers each asking 150 of a 10 000 Alipay order: 66 fit;
+* (b) one refund number sent 40 times at once: one refund;
 * (c) the second merchant using the *same* refund numbers on its own order: its own
-  namespace, 6 of 10 × 1 500 fit;
+  namespace, 6 of 30 × 1 500 fit;
 * (d) 10 refunds of one WeChat order: its one-minute spacing lets exactly one through;
 * (e) 8 × 1 500 of an order whose channel times out: 6 reserved and left processing;
-* (f) 6 × 3 000 of an order whose channel refuses: failed ones release their amount.
+* (f) 6 × 3 000 of an order whose channel refuses: failed ones release their amount;
+* (g) one refund number sent 20 times at once, each time for another amount: one
+  refund, the 19 others told the number is taken.
 
 Then the database, the ledger of channel calls and every answer are checked.
 """
@@ -19,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import sqlite3
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -32,7 +34,7 @@ import pytest
 from refundgate.domain.model import PayOrder, SandboxOutcome
 from refundgate.protocol import verify
 from refundgate.sandbox import SandboxLedger
-from refundgate.store.sqlite import SqliteStore
+from tests.backends import Backend
 from tests.conftest import (
     KEY,
     MCH_ID,
@@ -43,7 +45,7 @@ from tests.conftest import (
     seed_merchants,
     signed_fields,
 )
-from tests.e2e.support import Servers, clean_env, rows
+from tests.e2e.support import Servers, clean_env
 
 pytestmark = pytest.mark.slow
 
@@ -59,6 +61,7 @@ ORDERS = (
     (MCH_ID, "WX-1", "WX_NATIVE", 10_000, None),
     (MCH_ID, "UPI-T", "UPI_SEQ", 10_000, SandboxOutcome.TIMEOUT),
     (MCH_ID, "ALI-F", "ALIPAY_QR", 10_000, SandboxOutcome.FAIL),
+    (MCH_ID, "ALI-3", "ALIPAY_QR", 10_000, None),
 )
 
 
@@ -87,8 +90,8 @@ def calls() -> list[Call]:
         )
         return Call(group, MCH_ID, KEY, fields)
 
-    planned = [call("a", "ALI-1", f"A-{i:02d}", 400) for i in range(30)]
-    planned += [call("b", "ALI-2", "RETRY-1", 700) for _ in range(30)]
+    planned = [call("a", "ALI-1", f"A-{i:02d}", 150) for i in range(80)]
+    planned += [call("b", "ALI-2", "RETRY-1", 700) for _ in range(40)]
     planned += [
         Call(
             "c",
@@ -102,17 +105,18 @@ def calls() -> list[Call]:
                 refundAmount="1500",
             ),
         )
-        for i in range(10)
+        for i in range(30)
     ]
     planned += [call("d", "WX-1", f"W-{i:02d}", 100) for i in range(10)]
     planned += [call("e", "UPI-T", f"T-{i:02d}", 1500) for i in range(8)]
     planned += [call("f", "ALI-F", f"F-{i:02d}", 3000) for i in range(6)]
+    planned += [call("g", "ALI-3", "CONFLICT-1", 100 + i) for i in range(20)]
     random.Random(20260101).shuffle(planned)
     return planned
 
 
-async def seed(db: Path) -> None:
-    store = SqliteStore(f"sqlite:///{db}")
+async def seed(backend: Backend) -> None:
+    store = backend.open()
     try:
         await store.migrate()
         now = int(time.time() * 1000)
@@ -179,44 +183,48 @@ def check_transport(replies: list[Reply]) -> None:
     assert not unsigned, unsigned[:3]
 
 
-def check_balances(db: Path) -> None:
+async def check_balances(backend: Backend) -> None:
     """G1 from the database: for every order, refunds in flight or done fit in its amount,
     and its balance columns equal the sums of its refunds by state."""
-    connection = sqlite3.connect(db)
-    try:
-        orders = connection.execute(
-            "SELECT mch_id, pay_order_id, amount, refunded_amount, reserved_amount, refund_count"
-            " FROM pay_orders"
-        ).fetchall()
-        for mch_id, pay_order_id, amount, refunded, reserved, count in orders:
-            sums = dict(
-                connection.execute(
-                    "SELECT status, sum(amount) FROM refunds"
-                    " WHERE mch_id = ? AND pay_order_id = ? GROUP BY status",
-                    (mch_id, pay_order_id),
-                ).fetchall()
-            )
-            live = connection.execute(
-                "SELECT count(*) FROM refunds WHERE mch_id = ? AND pay_order_id = ?"
-                " AND status != 'FAILED'",
-                (mch_id, pay_order_id),
-            ).fetchone()[0]
-            held = sum(sums.get(status, 0) for status in HOLDING)
-            succeeded = sums.get("SUCCEEDED", 0)
-            where = f"{mch_id}/{pay_order_id}: {sums}"
-            assert held + succeeded <= amount, f"G1 broken for {where}"
-            assert refunded == succeeded, f"refunded_amount {refunded} != {where}"
-            assert reserved == held, f"reserved_amount {reserved} != {where}"
-            assert count == live, f"refund_count {count} != {live} live refunds of {where}"
-    finally:
-        connection.close()
+    orders = await backend.fetch(
+        "SELECT mch_id, pay_order_id, amount, refunded_amount, reserved_amount, refund_count"
+        " FROM pay_orders"
+    )
+    assert len(orders) == len(ORDERS)
+    for mch_id, pay_order_id, amount, refunded, reserved, count in orders:
+        by_status = await backend.fetch(
+            "SELECT status, sum(amount), count(*) FROM refunds"
+            " WHERE mch_id = ? AND pay_order_id = ? GROUP BY status",
+            mch_id,
+            pay_order_id,
+        )
+        sums = {status: int(total) for status, total, _ in by_status}
+        live = sum(n for status, _, n in by_status if status != "FAILED")
+        held = sum(sums.get(status, 0) for status in HOLDING)
+        succeeded = sums.get("SUCCEEDED", 0)
+        where = f"{mch_id}/{pay_order_id}: {sums}"
+        assert held + succeeded <= amount, f"G1 broken for {where}"
+        assert refunded == succeeded, f"refunded_amount {refunded} != {where}"
+        assert reserved == held, f"reserved_amount {reserved} != {where}"
+        assert count == live, f"refund_count {count} != {live} live refunds of {where}"
 
 
-def check_ledger(db: Path, ledger: Path, replies: list[Reply]) -> None:
+async def check_numbers(backend: Backend) -> None:
+    """G2 from the database: one refund per (merchant, refund number)."""
+    twice = await backend.fetch(
+        "SELECT mch_id, mch_refund_no, count(*) FROM refunds"
+        " GROUP BY mch_id, mch_refund_no HAVING count(*) > 1"
+    )
+    assert twice == []
+
+
+async def check_ledger(backend: Backend, ledger: Path, replies: list[Reply]) -> None:
     """Each refund reached its channel exactly once; refused requests never did."""
     stored = {
-        row[0]: row[1:]
-        for row in rows(db, "SELECT refund_order_id, pay_order_id, amount, currency FROM refunds")
+        row[0]: (row[1], int(row[2]), row[3])
+        for row in await backend.fetch(
+            "SELECT refund_order_id, pay_order_id, amount, currency FROM refunds"
+        )
     }
     sent = [call for call in SandboxLedger.read(ledger) if call.operation == "refund"]
     counted = Counter(call.refund_order_id for call in sent)
@@ -229,56 +237,54 @@ def check_ledger(db: Path, ledger: Path, replies: list[Reply]) -> None:
     refused = [r for r in replies if "refundOrderId" not in r.answer]
     for reply in refused:
         assert reply.answer["resCode"] == "FAIL", reply.answer
-        assert not rows(
-            db,
-            "SELECT 1 FROM refunds WHERE mch_id = ? AND mch_refund_no = ?",
+        taken_by_another = reply.answer.get("errCode") == "MCH_REFUND_NO_CONFLICT"
+        found = await backend.fetch(
+            "SELECT amount FROM refunds WHERE mch_id = ? AND mch_refund_no = ?",
             reply.call.mch_id,
             reply.call.fields["mchRefundNo"],
-        ), reply.answer
-
-
-def refund_states(db: Path, mch_id: str, pay_order_id: str) -> Counter[str]:
-    return Counter(
-        row[0]
-        for row in rows(
-            db, "SELECT status FROM refunds WHERE mch_id = ? AND pay_order_id = ?", mch_id,
-            pay_order_id,
         )
-    )  # fmt: skip
+        if taken_by_another:  # the number holds another request's refund, not this one
+            assert [int(row[0]) for row in found] != [int(reply.call.fields["refundAmount"])]
+        else:
+            assert found == [], reply.answer
 
 
-def check_groups(db: Path, replies: list[Reply]) -> None:
+async def refund_states(backend: Backend, mch_id: str, pay_order_id: str) -> Counter[str]:
+    found = await backend.fetch(
+        "SELECT status FROM refunds WHERE mch_id = ? AND pay_order_id = ?", mch_id, pay_order_id
+    )
+    return Counter(row[0] for row in found)
+
+
+async def check_groups(backend: Backend, replies: list[Reply]) -> None:
     groups = by_group(replies)
 
-    # (a) over-asking: exactly 25 × 400 of 10 000 succeed, the others are refused.
+    # (a) over-asking: exactly 66 × 150 of 10 000 succeed, the others are refused.
     assert outcomes(groups["a"]) == {
-        ("SUCCESS", 2, None): 25,
-        ("FAIL", None, "REFUND_AMOUNT_EXCEEDED"): 5,
+        ("SUCCESS", 2, None): 66,
+        ("FAIL", None, "REFUND_AMOUNT_EXCEEDED"): 14,
     }
-    assert refund_states(db, MCH_ID, "ALI-1") == {"SUCCEEDED": 25}
-    assert rows(
-        db, "SELECT refunded_amount, reserved_amount FROM pay_orders WHERE pay_order_id = 'ALI-1'"
-    ) == [(10_000, 0)]
+    assert await refund_states(backend, MCH_ID, "ALI-1") == {"SUCCEEDED": 66}
+    assert await backend.balances("ALI-1") == (9_900, 0, 66)
 
-    # (b) one number retried 30 times at once: one refund, one id in every answer.
+    # (b) one number retried 40 times at once: one refund, one id in every answer.
     retried = groups["b"]
     assert {answer["resCode"] for answer in retried} == {"SUCCESS"}
     assert len({answer["refundOrderId"] for answer in retried}) == 1
-    assert rows(
-        db,
+    assert await backend.fetch(
         "SELECT refund_order_id, status, amount FROM refunds"
         " WHERE mch_id = ? AND mch_refund_no = ?",
         MCH_ID,
         "RETRY-1",
     ) == [(retried[0]["refundOrderId"], "SUCCEEDED", 700)]
-    assert refund_states(db, MCH_ID, "ALI-2") == {"SUCCEEDED": 1}
+    assert await refund_states(backend, MCH_ID, "ALI-2") == {"SUCCEEDED": 1}
 
     # (c) the other merchant's numbers are its own: 6 × 1 500 fit in 10 000.
     assert outcomes(groups["c"]) == {
         ("SUCCESS", 2, None): 6,
-        ("FAIL", None, "REFUND_AMOUNT_EXCEEDED"): 4,
+        ("FAIL", None, "REFUND_AMOUNT_EXCEEDED"): 24,
     }
-    assert refund_states(db, OTHER_MCH_ID, "OTHER-1") == {"SUCCEEDED": 6}
+    assert await refund_states(backend, OTHER_MCH_ID, "OTHER-1") == {"SUCCEEDED": 6}
     assert all(answer["mchId"] == OTHER_MCH_ID for answer in groups["c"])
 
     # (d) WeChat: refunds of one order at least a minute apart, across processes too.
@@ -286,14 +292,14 @@ def check_groups(db: Path, replies: list[Reply]) -> None:
         ("SUCCESS", 2, None): 1,
         ("FAIL", None, "REFUND_LIMIT_EXCEEDED"): 9,
     }
-    assert refund_states(db, MCH_ID, "WX-1") == {"SUCCEEDED": 1}
+    assert await refund_states(backend, MCH_ID, "WX-1") == {"SUCCEEDED": 1}
 
     # (e) a channel timeout leaves the refund processing and its amount reserved.
     assert outcomes(groups["e"]) == {
         ("SUCCESS", 1, None): 6,
         ("FAIL", None, "REFUND_AMOUNT_EXCEEDED"): 2,
     }
-    assert refund_states(db, MCH_ID, "UPI-T") == {"PROCESSING": 6}
+    assert await refund_states(backend, MCH_ID, "UPI-T") == {"PROCESSING": 6}
 
     # (f) definitive refusals release their reservation: at least 3 were let through.
     refusals = outcomes(groups["f"])
@@ -303,7 +309,15 @@ def check_groups(db: Path, replies: list[Reply]) -> None:
     }, refusals
     rejected = refusals[("FAIL", 3, "CHANNEL_REJECTED")]
     assert rejected >= 3
-    assert refund_states(db, MCH_ID, "ALI-F") == {"FAILED": rejected}
+    assert await refund_states(backend, MCH_ID, "ALI-F") == {"FAILED": rejected}
+
+    # (g) one number, twenty amounts at once: the first one in wins, the rest conflict.
+    assert outcomes(groups["g"]) == {
+        ("SUCCESS", 2, None): 1,
+        ("FAIL", None, "MCH_REFUND_NO_CONFLICT"): 19,
+    }
+    winner = next(a for a in groups["g"] if a["resCode"] == "SUCCESS")
+    assert await backend.balances("ALI-3") == (int(winner["refundAmount"]), 0, 1)
 
 
 def check_logs(servers_logs: list[str]) -> None:
@@ -317,15 +331,11 @@ def check_logs(servers_logs: list[str]) -> None:
 
 @pytest.mark.parametrize("layout", ["two processes", "one process with two workers"])
 async def test_concurrent_refunds_across_processes_keep_g1_and_g2(
-    tmp_path: Path, servers: Servers, layout: str
+    tmp_path: Path, servers: Servers, backend: Backend, layout: str
 ) -> None:
-    db = tmp_path / "shared.db"
     ledger = tmp_path / "ledger.jsonl"
-    await seed(db)
-    env = clean_env(
-        REFUNDGATE_DATABASE_URL=f"sqlite:///{db}",
-        REFUNDGATE_SANDBOX_LEDGER=str(ledger),
-    )
+    await seed(backend)
+    env = clean_env(REFUNDGATE_DATABASE_URL=backend.url, REFUNDGATE_SANDBOX_LEDGER=str(ledger))
     work = tmp_path / "work"
     work.mkdir()
     if layout == "two processes":
@@ -338,9 +348,10 @@ async def test_concurrent_refunds_across_processes_keep_g1_and_g2(
     replies = await fire(base_urls, calls())
 
     check_transport(replies)
-    check_groups(db, replies)
-    check_balances(db)
-    check_ledger(db, ledger, replies)
+    await check_groups(backend, replies)
+    await check_balances(backend)
+    await check_numbers(backend)
+    await check_ledger(backend, ledger, replies)
     for server in started:
         servers.stop(server)
     check_logs([server.stderr() for server in started])
