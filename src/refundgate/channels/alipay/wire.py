@@ -23,7 +23,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from decimal import Decimal
+from decimal import Context, Decimal, Inexact, InvalidOperation, Rounded
 from types import MappingProxyType
 
 __all__ = [
@@ -56,8 +56,9 @@ METHOD_QUERY = "alipay.trade.fastpay.refund.query"
 #: Alipay's clock: China Standard Time, UTC+8 all year (no daylight saving).
 BEIJING = timezone(timedelta(hours=8), "CST")
 
-_CENT = Decimal("0.01")
-_AMOUNT = re.compile(r"(0|[1-9][0-9]*)(\.[0-9]{1,2})?")
+#: Arithmetic that raises instead of rounding: an amount converts exactly or not at all.
+_EXACT = Context(prec=200, traps=[Inexact, Rounded, InvalidOperation])
+_AMOUNT = re.compile(r"(0|[1-9][0-9]{0,29})(\.[0-9]{1,2})?")
 
 
 # ---------------------------------------------------------------- amounts
@@ -69,14 +70,14 @@ def major_units(minor: int) -> str:
         raise TypeError("an amount is whole minor units")
     if minor <= 0:
         raise ValueError("a refund amount is positive")
-    return format(Decimal(minor).scaleb(-2).quantize(_CENT), "f")
+    return format(Decimal(minor).scaleb(-2, _EXACT), "f")
 
 
 def minor_units(text: str) -> int:
     """``"12.3"`` or ``"12.30"`` yuan → ``1230`` fen; anything else raises ValueError."""
     if not _AMOUNT.fullmatch(text):
         raise ValueError(f"not a yuan amount with at most 2 decimals: {text!r}")
-    return int(Decimal(text).scaleb(2))
+    return int(Decimal(text).scaleb(2, _EXACT))
 
 
 # ---------------------------------------------------------------- requests
