@@ -72,9 +72,10 @@ _MS = timedelta(milliseconds=1)
 #: connections, a server shutting down, a pool that cannot connect in time.
 _UNREACHABLE = (
     OSError,
-    asyncio.TimeoutError,
+    TimeoutError,
     asyncpg.PostgresError,
     asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
 )
 
 
@@ -262,7 +263,13 @@ class PostgresStore:
         try:
             pool = await self._get_pool()
             async with pool.acquire(timeout=self._connect_timeout_s) as connection:
-                return await work(connection)
+                try:
+                    return await work(connection)
+                except _UNREACHABLE:
+                    # A connection the server dropped may be left mid-protocol:
+                    # never hand it out again; the pool opens a fresh one.
+                    connection.terminate()
+                    raise
         except _UNREACHABLE as exc:
             raise StoreError(f"postgresql: {type(exc).__name__}: {exc}") from exc
 

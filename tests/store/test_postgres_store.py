@@ -1,0 +1,243 @@
+"""What only the PostgreSQL store has: rules in SQL, a pool, a server that can go away."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from dataclasses import replace
+
+import asyncpg
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from refundgate.domain import PayOrder, RefundDraft, RefundRequest, RefundStatus
+from refundgate.domain.errors import RefundRefused
+from refundgate.domain.merchant import Merchant
+from refundgate.domain.model import OrderStatus
+from refundgate.domain.rules import check_refund
+from refundgate.domain.secret import Secret
+from refundgate.ports import AdminStore, StoreError, Transition
+from refundgate.store.postgres import _RESERVE, PostgresStore, _reserve_arguments
+from tests.backends import Backend, truncate
+from tests.conftest import DAY_MS, MCH_ID, NOW_MS, OTHER_MCH_ID, seed_merchants
+
+CHANNELS = [
+    "WX_NATIVE", "WX_", "WX", "ALIPAY_QR", "ALIPAY_", "UPI_SEQ", "UPI_QR", "UPI_MICROPAY",
+    "UPI_EX", "UPI_", "CC_PAX", "wx_native",
+]  # fmt: skip
+#: The policy windows' edges, and a millisecond either side of them.
+AGES_MS = sorted({days * DAY_MS + delta for days in (0, 30, 330, 365) for delta in (-1, 0, 1)})
+
+
+@st.composite
+def orders_and_drafts(draw: st.DrawFn) -> tuple[PayOrder, RefundDraft]:
+    amount = draw(st.sampled_from([1, 100, 10_000]))
+    refunded = draw(st.integers(0, amount))
+    reserved = draw(st.integers(0, amount - refunded))
+    count = draw(st.sampled_from([0, 1, 49, 50, 51]))
+    gap = draw(st.sampled_from([None, 0, 59_999, 60_000, 60_001]))
+    order = PayOrder(
+        mch_id=draw(st.sampled_from([MCH_ID, OTHER_MCH_ID])),
+        pay_order_id="PROP",
+        channel_id=draw(st.sampled_from(CHANNELS)),
+        currency=draw(st.sampled_from(["CAD", "CNY"])),
+        amount=amount,
+        paid_at=NOW_MS - max(0, draw(st.sampled_from(AGES_MS))),
+        status=draw(st.sampled_from(OrderStatus)),
+        refunded_amount=refunded,
+        reserved_amount=reserved,
+        refund_count=count,
+        last_refund_at=None if gap is None else NOW_MS - gap,
+    )
+    remaining = amount - refunded - reserved
+    request = RefundRequest(
+        mch_id=MCH_ID,
+        mch_refund_no="N1",
+        pay_order_id="PROP",
+        amount=draw(st.sampled_from([1, max(1, remaining), remaining + 1])),
+        login_name="vincent",
+        client_ip="127.0.0.1",
+        currency=draw(st.sampled_from([None, "CAD", "CNY"])),
+        channel_id=draw(st.sampled_from([None, order.channel_id, "ALIPAY_QR", "WX_NATIVE"])),
+    )
+    return order, RefundDraft(request, "RIDPROP", NOW_MS)
+
+
+@pytest.fixture(scope="module")
+def sql_session(pg_url: str) -> Iterator[tuple[asyncio.AbstractEventLoop, asyncpg.Connection]]:
+    """One connection with both merchants, for many examples on their own loop."""
+    loop = asyncio.new_event_loop()
+    loop.run_until_complete(truncate(pg_url))
+    store = PostgresStore(pg_url)
+    loop.run_until_complete(seed_merchants(store))
+    loop.run_until_complete(store.close())
+    connection = loop.run_until_complete(asyncpg.connect(pg_url))
+    yield loop, connection
+    loop.run_until_complete(connection.close())
+    loop.close()
+
+
+async def _sql_reserves(
+    connection: asyncpg.Connection, order: PayOrder, draft: RefundDraft
+) -> bool:
+    """Whether the one-statement reservation reserves ``draft``; nothing is kept."""
+    transaction = connection.transaction()
+    await transaction.start()
+    try:
+        await connection.execute(
+            "INSERT INTO pay_orders (mch_id, pay_order_id, channel_id, currency, amount, paid_at,"
+            " status, refunded_amount, reserved_amount, refund_count, last_refund_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            order.mch_id, order.pay_order_id, order.channel_id, order.currency, order.amount,
+            order.paid_at, order.status.value, order.refunded_amount, order.reserved_amount,
+            order.refund_count, order.last_refund_at,
+        )  # fmt: skip
+        return await connection.fetchrow(_RESERVE, *_reserve_arguments(draft)) is not None
+    finally:
+        await transaction.rollback()
+
+
+@settings(max_examples=400)
+@given(case=orders_and_drafts())
+def test_the_sql_rules_are_the_domain_rules(
+    sql_session: tuple[asyncio.AbstractEventLoop, asyncpg.Connection],
+    case: tuple[PayOrder, RefundDraft],
+) -> None:
+    loop, connection = sql_session
+    order, draft = case
+    try:
+        check_refund(order, draft)
+        allowed = True
+    except RefundRefused:
+        allowed = False
+    assert loop.run_until_complete(_sql_reserves(connection, order, draft)) is allowed
+
+
+@pytest.fixture
+async def pg(pg_url: str) -> Backend:
+    await truncate(pg_url)
+    return Backend("postgresql", pg_url)
+
+
+async def _seeded(backend: Backend) -> AdminStore:
+    store = backend.open()
+    await seed_merchants(store)
+    await store.add_order(PayOrder(MCH_ID, "P1", "ALIPAY_QR", "CAD", 10_000, NOW_MS))
+    return store
+
+
+def _draft(number: str, amount: int = 100) -> RefundDraft:
+    request = RefundRequest(MCH_ID, number, "P1", amount, "vincent", "127.0.0.1")
+    return RefundDraft(request, f"RID-{number}", NOW_MS)
+
+
+async def _kill_connections(backend: Backend) -> int:
+    rows = await backend.fetch(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    )
+    return len(rows)
+
+
+async def test_killed_connections_give_a_store_error_then_service_resumes(pg: Backend) -> None:
+    store = await _seeded(pg)
+    try:
+        await store.reserve(_draft("BEFORE"))
+        assert await _kill_connections(pg) >= 1
+        outcomes: list[str] = []
+        for i in range(5):  # the pool replaces what it lost, by itself
+            try:
+                await store.reserve(_draft(f"AFTER-{i}"))
+                outcomes.append("ok")
+            except StoreError:
+                outcomes.append("store error")
+        assert outcomes[-1] == "ok", outcomes
+        numbers = [row[0] for row in await pg.fetch("SELECT mch_refund_no FROM refunds")]
+        accepted = ["BEFORE"] + [f"AFTER-{i}" for i, o in enumerate(outcomes) if o == "ok"]
+        assert sorted(numbers) == sorted(accepted)  # a failed call left nothing behind
+        assert await pg.balances("P1") == (0, 100 * len(accepted), len(accepted))
+    finally:
+        await store.close()
+
+
+async def test_a_transition_cut_off_changes_nothing(pg: Backend) -> None:
+    store = await _seeded(pg)
+    try:
+        await store.reserve(_draft("N1"))
+        before = await pg.snapshot()
+        await _kill_connections(pg)
+        done = Transition(RefundStatus.SUCCEEDED, NOW_MS, "ok")
+        try:
+            await store.transition("RID-N1", done)
+        except StoreError:
+            assert await pg.snapshot() == before
+        applied = await store.transition("RID-N1", done)  # the pool reconnects
+        assert applied.status is RefundStatus.SUCCEEDED
+        assert await pg.balances("P1") == (100, 0, 1)
+    finally:
+        await store.close()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://postgres@127.0.0.1:1/refundgate",  # nothing listens on port 1
+        "postgresql://postgres:s3cret-pw@127.0.0.1:1/refundgate",
+    ],
+)
+async def test_an_unreachable_server_is_a_clear_store_error(url: str) -> None:
+    store = PostgresStore(url, connect_timeout_s=2)
+    try:
+        with pytest.raises(StoreError, match=r"postgresql: .*(refused|Connect)") as caught:
+            await store.ping()
+        with pytest.raises(StoreError):
+            await store.migrate()
+        with pytest.raises(StoreError):
+            await store.reserve(_draft("N1"))
+    finally:
+        await store.close()
+    assert "s3cret-pw" not in str(caught.value)
+    assert "s3cret-pw" not in repr(store)
+
+
+async def test_a_missing_database_is_a_clear_store_error(pg_url: str) -> None:
+    store = PostgresStore(pg_url.rsplit("/", 1)[0] + "/refundgate_no_such_db")
+    try:
+        with pytest.raises(StoreError, match="does not exist"):
+            await store.migrate()
+    finally:
+        await store.close()
+
+
+async def test_outcome_commits_alone_are_relaxed(pg: Backend) -> None:
+    """The reservation waits for the WAL flush; the outcome commit does not."""
+    store = await _seeded(pg)
+    seen: list[str] = []
+    try:
+        await store.reserve(_draft("N1"))
+        pool = await store._get_pool()  # the store's own connections, to watch them
+        for holder in pool._holders:
+            if holder._con is not None:
+                holder._con.add_query_logger(lambda record: seen.append(record.query))
+        await store.reserve(_draft("N2"))
+        assert not any("synchronous_commit" in query for query in seen)
+        await store.transition("RID-N1", Transition(RefundStatus.SUCCEEDED, NOW_MS, "ok"))
+        assert "SET LOCAL synchronous_commit = off" in seen
+        assert await pg.fetch("SHOW synchronous_commit") == [("on",)]
+    finally:
+        await store.close()
+
+
+async def test_a_merchant_added_on_one_store_is_seen_by_another(pg: Backend) -> None:
+    first, second = pg.open(pool_size=1), pg.open(pool_size=1)
+    try:
+        await first.add_merchant(Merchant("30000001", Secret("KEY-ABCDEFG")), now=NOW_MS)
+        found = await second.access("30000001", None)
+        assert found is not None
+        assert replace(found.merchant, key=Secret("x")) == replace(
+            Merchant("30000001", Secret("KEY-ABCDEFG")), key=Secret("x")
+        )
+    finally:
+        await first.close()
+        await second.close()
