@@ -24,6 +24,7 @@ Alipay has no refund callback; outcomes come from the answer or a query.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -119,6 +120,7 @@ class AlipayConnector:
         self._public_key = signing.load_public_key(credentials.alipay_public_key)
         self._url = url
         self._timeout = httpx.Timeout(timeout_s)
+        self._deadline_s = timeout_s
         self._owns_client = client is None
         self._client = client or httpx.AsyncClient(transport=transport)
         self._now_ms = now_ms
@@ -195,9 +197,14 @@ class AlipayConnector:
         body = urlencode(params).encode("ascii")
         headers = {"content-type": _CONTENT_TYPE}
         try:
-            return await self._client.post(
-                self._url, content=body, headers=headers, timeout=self._timeout
-            )
+            # httpx times each read and write; the overall deadline also stops a
+            # server that drips its answer, and transports that ignore timeouts.
+            async with asyncio.timeout(self._deadline_s):
+                return await self._client.post(
+                    self._url, content=body, headers=headers, timeout=self._timeout
+                )
+        except TimeoutError as exc:
+            raise OutcomeUnknown("alipay: no answer before the deadline") from exc
         except _BEFORE_SENDING as exc:
             raise NotSent(f"alipay: could not connect ({type(exc).__name__})") from exc
         except httpx.HTTPError as exc:
