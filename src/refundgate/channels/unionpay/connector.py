@@ -31,6 +31,7 @@ Errors, translated here once::
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -160,6 +161,7 @@ class UnionPayConnector:
         self._owns_client = client is None
         self._client = client or httpx.AsyncClient(transport=transport, timeout=timeout_s)
         self._timeout = httpx.Timeout(timeout_s)
+        self._deadline_s = timeout_s
         self._clock = clock or _SystemClock()
         self._recorder = recorder
 
@@ -282,9 +284,24 @@ class UnionPayConnector:
         return reply
 
     async def _post(self, path: str, fields: Mapping[str, str]) -> str:
+        # httpx times each phase; the deadline bounds the whole call, whatever
+        # the transport (an in-process one honours no timeout at all).
+        try:
+            async with asyncio.timeout(self._deadline_s):
+                response = await self._send(path, fields)
+        except TimeoutError:
+            raise OutcomeUnknown("UnionPay did not answer in time") from None
+        if response.status_code != 200:
+            raise OutcomeUnknown(f"UnionPay answered HTTP {response.status_code}")
+        try:
+            return response.content.decode("utf-8")
+        except UnicodeDecodeError:
+            raise OutcomeUnknown("UnionPay answer is not UTF-8") from None
+
+    async def _send(self, path: str, fields: Mapping[str, str]) -> httpx.Response:
         headers = {"content-type": "application/x-www-form-urlencoded; charset=UTF-8"}
         try:
-            response = await self._client.post(
+            return await self._client.post(
                 self._base_url + path,
                 content=wire.encode_form(fields),
                 headers=headers,
@@ -296,12 +313,6 @@ class UnionPayConnector:
             raise NotSent(f"bad UnionPay URL: {exc}") from None
         except httpx.HTTPError as exc:
             raise OutcomeUnknown(f"UnionPay call broke off: {type(exc).__name__}") from None
-        if response.status_code != 200:
-            raise OutcomeUnknown(f"UnionPay answered HTTP {response.status_code}")
-        try:
-            return response.content.decode("utf-8")
-        except UnicodeDecodeError:
-            raise OutcomeUnknown("UnionPay answer is not UTF-8") from None
 
     def _read_reply(self, text: str, attempt: Attempt) -> dict[str, str]:
         try:

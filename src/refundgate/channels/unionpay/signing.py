@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -86,6 +87,9 @@ def cert_id(cert: x509.Certificate) -> str:
     return str(cert.serial_number)
 
 
+# Loading checks the RSA key's consistency, which takes about 0.1 s: worth
+# doing once per key, not once per connector built for a channel account.
+@functools.lru_cache(maxsize=64)
 def load_signing_key(pem: Secret) -> rsa.RSAPrivateKey:
     """The RSA private key in ``pem`` (unencrypted PKCS#8 or PKCS#1)."""
     key = serialization.load_pem_private_key(pem.reveal().encode("ascii"), password=None)
