@@ -73,6 +73,9 @@ class NotifyReceiver:
         self.fail_first = 0
 
     async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await lifespan(receive, send)
+            return
         assert self.connector is not None
         body = b""
         while True:
@@ -96,3 +99,14 @@ class NotifyReceiver:
         headers = [(b"content-type", content_type.encode())]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": answer})
+
+
+async def lifespan(receive: Any, send: Any) -> None:
+    """Answer an ASGI lifespan conversation with nothing to start or stop."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        else:
+            await send({"type": "lifespan.shutdown.complete"})
+            return

@@ -107,6 +107,6 @@ def test_what_does_not_decrypt_is_refused(req_info: str) -> None:
 
 
 def test_another_key_does_not_open_the_notify() -> None:
-    # With a wrong key the padding check fails (or, rarely, yields junk that the XML reader refuses).
+    # With this wrong key the padding check fails (checked: it is deterministic).
     with pytest.raises(UndecryptableNotify):
         decrypt_req_info(SHORT_REQ_INFO, "0" * 32)
