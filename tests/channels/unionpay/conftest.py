@@ -85,6 +85,12 @@ def pki() -> SandboxPki:
     return SandboxPki.generate(MER_ID)
 
 
+@pytest.fixture(scope="session")
+def stranger() -> SandboxPki:
+    """Another PKI with the same names: what an impostor would hold."""
+    return SandboxPki.generate(MER_ID)
+
+
 @asynccontextmanager
 async def loopback(app: Any) -> AsyncIterator[str]:
     """``app`` under uvicorn on a free port of 127.0.0.1, in this event loop."""
