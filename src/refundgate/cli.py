@@ -20,6 +20,7 @@ import uvicorn
 from uvicorn.supervisors import Multiprocess
 
 from refundgate.bootstrap import configure_logging, open_store
+from refundgate.cli_client import client
 from refundgate.config import DEFAULT_DATABASE_URL, Settings
 from refundgate.domain.channels import family_of
 from refundgate.domain.errors import DomainError, MerchantNotFound
@@ -303,6 +304,9 @@ def serve(ctx: click.Context, host: str, port: int, workers: int, database_url: 
         pass
     if workers == 1 and not server.started:
         raise click.ClickException("the server did not start (see the log above)")
+
+
+cli.add_command(client)
 
 
 def main() -> None:
