@@ -7,12 +7,13 @@ a definitive code fails it; everything we cannot trust is unknown (G3, G4).
 from __future__ import annotations
 
 import socket
+from dataclasses import replace
 
 import httpx
 import pytest
 
-from refundgate.channels.unionpay import AttemptNotFound
-from refundgate.ports import ChannelResult, NotSent, OutcomeUnknown
+from refundgate.channels.unionpay import AttemptNotFound, UnionPayCredentials
+from refundgate.ports import ChannelRefund, ChannelResult, NotSent, OutcomeUnknown
 from tests.channels.unionpay.conftest import Harness, make_connector
 
 
@@ -144,3 +145,21 @@ async def test_every_exchange_is_recorded_without_the_full_signature(up: Harness
     assert refund.request["signature"].endswith("…")
     assert len(refund.request["signature"]) == 17
     assert refund.reply["signPubKeyCert"].endswith("…")
+
+
+async def test_a_query_answer_about_another_amount_is_not_believed(up: Harness):
+    trade = await up.trade()
+    sent = up.request(trade, 100)
+    await up.connector.refund(sent)
+    await up.settle()
+    refund = replace(sent.refund, amount=200)
+    with pytest.raises(OutcomeUnknown, match="another amount"):
+        await up.connector.query(ChannelRefund(refund, sent.order))
+
+
+async def test_credentials_and_records_never_show_the_private_key(up: Harness):
+    credentials = UnionPayCredentials.from_mapping(up.sim.credentials())
+    assert "PRIVATE KEY" not in repr(credentials)
+    request = up.request(await up.trade())
+    await up.connector.refund(request)
+    assert all("PRIVATE" not in repr(exchange) for exchange in up.exchanges)
