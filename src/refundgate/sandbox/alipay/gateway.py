@@ -21,7 +21,7 @@ from refundgate.sandbox.alipay.answers import Refusal
 from refundgate.sandbox.alipay.rsa2 import KeyPair, signed_text
 from refundgate.sandbox.simulator import Request
 
-__all__ = ["BEIJING", "Call", "read_call"]
+__all__ = ["BEIJING", "Call", "check_call", "read_params"]
 
 BEIJING = timezone(timedelta(hours=8))
 
@@ -47,7 +47,8 @@ class Call:
     biz: Mapping[str, object]
 
 
-def _params(request: Request) -> dict[str, str]:
+def read_params(request: Request) -> dict[str, str]:
+    """Every parameter of the request, from its query string and its form body."""
     params = dict(request.query)
     if request.body and request.content_type.split(";")[0].strip().lower() in ("", _FORM):
         try:
@@ -106,8 +107,8 @@ def _biz(params: Mapping[str, str]) -> dict[str, object]:
     return biz
 
 
-def read_call(
-    request: Request,
+def check_call(
+    params: Mapping[str, str],
     *,
     app_id: str,
     app_key: KeyPair,
@@ -116,7 +117,6 @@ def read_call(
     skew: timedelta | None = None,
 ) -> Call:
     """The checked call, or raise :class:`Refusal`."""
-    params = _params(request)
     _check_values(params, app_id, methods)
     _check_skew(params, now, skew)
     if not app_key.verifies(signed_text(params), params["sign"]):

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from refundgate.sandbox.alipay.answers import Answer, Refusal, render
-from refundgate.sandbox.alipay.gateway import BEIJING, Call, read_call
+from refundgate.sandbox.alipay.gateway import BEIJING, Call, check_call, read_params
 from refundgate.sandbox.alipay.rsa2 import KeyPair
 from refundgate.sandbox.simulator import (
     Fault,
@@ -114,15 +114,16 @@ class AlipaySimulator:
     # -- the gateway ------------------------------------------------------------
 
     async def gateway(self, request: Request) -> Response:
-        method = request.query.get("method") or ""
+        method = ""
         try:
-            call = read_call(
-                request, app_id=self.app_id, app_key=self.app_key,
+            params = read_params(request)
+            method = params.get("method", "")
+            call = check_call(
+                params, app_id=self.app_id, app_key=self.app_key,
                 methods=frozenset({REFUND, QUERY}), now=self.sim.clock.now(),
                 skew=self.timestamp_skew,
             )  # fmt: skip
-            method = call.method
-            if method == REFUND:
+            if call.method == REFUND:
                 return await self._refund(call)
             return self._query(call)
         except Refusal as refusal:
