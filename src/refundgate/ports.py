@@ -24,12 +24,15 @@ from typing import Protocol
 from refundgate.domain.channels import ChannelFamily
 from refundgate.domain.merchant import Merchant, Operator
 from refundgate.domain.model import PayOrder, Refund, RefundDraft, RefundStatus
+from refundgate.domain.secret import Secret
 
 __all__ = [
     "Access",
     "AdminStore",
     "CallbackInvalid",
     "CallbackParser",
+    "ChannelAccount",
+    "ChannelAccounts",
     "ChannelCallback",
     "ChannelConnector",
     "ChannelError",
@@ -201,7 +204,38 @@ class RefundStore(Protocol):
     async def close(self) -> None: ...
 
 
-class AdminStore(RefundStore, Protocol):
+@dataclass(frozen=True, slots=True)
+class ChannelAccount:
+    """Upstream credentials of one channel family, for a merchant or the gateway.
+
+    ``mch_id`` None is the gateway's default account, used by merchants that
+    have none of their own. ``credentials`` is the JSON object of the
+    connector's settings; it holds private keys, so it stays a :class:`Secret`.
+    """
+
+    mch_id: str | None
+    family: ChannelFamily
+    credentials: Secret
+    updated_at: int
+
+
+class ChannelAccounts(Protocol):
+    """Where channel accounts are kept."""
+
+    async def channel_accounts(self) -> list[ChannelAccount]:
+        """Every account, merchants' and defaults, ordered by merchant then family."""
+        ...
+
+    async def channel_account(self, mch_id: str, family: ChannelFamily) -> ChannelAccount | None:
+        """The merchant's own account for ``family``, else the default, else None."""
+        ...
+
+    async def set_channel_account(self, account: ChannelAccount) -> None:
+        """Insert or replace the account; :class:`MerchantNotFound` for an unknown merchant."""
+        ...
+
+
+class AdminStore(RefundStore, ChannelAccounts, Protocol):
     """What the command line adds to the refund path's store."""
 
     async def migrate(self) -> None: ...

@@ -37,5 +37,5 @@ def test_upgrading_twice_is_harmless(tmp_path: Path) -> None:
             ).scalar()
     finally:
         engine.dispose()
-    assert revision == "0001"
+    assert revision == "0002"
     assert tables == len(metadata.tables) + 1  # and alembic_version

@@ -367,4 +367,4 @@ async def test_a_second_migration_changes_nothing(seeded: AdminStore, backend: B
     before = await backend.snapshot()
     await seeded.migrate()
     assert await backend.snapshot() == before
-    assert await backend.fetch("SELECT version_num FROM alembic_version") == [("0001",)]
+    assert await backend.fetch("SELECT version_num FROM alembic_version") == [("0002",)]

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import asyncpg
 from sqlalchemy.exc import SQLAlchemyError
 
-from refundgate.domain.channels import ChannelPolicy, policy_rules
+from refundgate.domain.channels import ChannelFamily, ChannelPolicy, policy_rules
 from refundgate.domain.errors import (
     AlreadyExists,
     MerchantNotFound,
@@ -43,7 +43,14 @@ from refundgate.domain.errors import (
 from refundgate.domain.merchant import Merchant, Operator
 from refundgate.domain.model import BalanceChange, PayOrder, Refund, RefundDraft, RefundStatus
 from refundgate.domain.rules import check_refund
-from refundgate.ports import Access, Reservation, StoreError, Transition
+from refundgate.ports import Access, ChannelAccount, Reservation, StoreError, Transition
+from refundgate.store.accounts import (
+    ACCOUNT_COLUMNS,
+    account_from_row,
+    account_values,
+    pick_account,
+    upsert_account,
+)
 from refundgate.store.migrate import upgrade
 from refundgate.store.rows import (
     MERCHANT_COLUMNS,
@@ -453,3 +460,37 @@ class PostgresStore:
             return bool(status.endswith(" 1"))
 
         return await self._call(work)
+
+    # -- channel accounts ---------------------------------------------------
+
+    async def channel_accounts(self) -> list[ChannelAccount]:
+        rows = await self._call(
+            lambda connection: connection.fetch(
+                f"SELECT {ACCOUNT_COLUMNS} FROM channel_accounts ORDER BY mch_id, family"
+            )
+        )
+        return [account_from_row(tuple(row)) for row in rows]
+
+    async def channel_account(self, mch_id: str, family: ChannelFamily) -> ChannelAccount | None:
+        rows = await self._call(
+            lambda connection: connection.fetch(
+                f"SELECT {ACCOUNT_COLUMNS} FROM channel_accounts"
+                " WHERE mch_id IN ($1, '') AND family = $2",
+                mch_id,
+                family.value,
+            )
+        )
+        return pick_account([tuple(row) for row in rows])
+
+    async def set_channel_account(self, account: ChannelAccount) -> None:
+        # The merchant check and the upsert are one statement: a default account
+        # ('') needs no merchant; a merchant's needs its merchant row.
+        insert = upsert_account(
+            "SELECT $1::text, $2::text, $3::text, $4::bigint, $5::bigint"
+            " WHERE $1::text = '' OR EXISTS (SELECT 1 FROM merchants WHERE mch_id = $1::text)"
+        )
+        changed = await self._call(
+            lambda connection: connection.execute(insert, *account_values(account))
+        )
+        if not str(changed).endswith(" 1"):
+            raise MerchantNotFound(str(account.mch_id))

@@ -23,6 +23,8 @@ from sqlalchemy import (
 )
 
 __all__ = [
+    "DEFAULT_ACCOUNT",
+    "channel_accounts",
     "merchants",
     "metadata",
     "notifications",
@@ -56,6 +58,20 @@ operators = Table(
     Column("active", Boolean, nullable=False),
     Column("created_at", BigInteger, nullable=False),
     PrimaryKeyConstraint("mch_id", "login_name"),
+)
+
+#: ``channel_accounts.mch_id`` of the gateway's default account: no mchId is empty.
+DEFAULT_ACCOUNT = ""
+
+channel_accounts = Table(
+    "channel_accounts",
+    metadata,
+    Column("mch_id", String(30), nullable=False),
+    Column("family", String(16), nullable=False),
+    Column("credentials", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    PrimaryKeyConstraint("mch_id", "family"),
 )
 
 pay_orders = Table(

@@ -1,11 +1,21 @@
 """The SQLite store: the embedded default.
 
 One connection per process, used from one thread, so the event loop never
-waits on the disk. Every write is one ``BEGIN IMMEDIATE`` transaction: SQLite
+waits on the disk. Writes run inside ``BEGIN IMMEDIATE`` transactions: SQLite
 then holds its single write lock from the first read of the transaction to the
 commit, so the checks made inside it hold across threads and across processes
 sharing the file (G1, G2). WAL lets readers go on meanwhile; ``busy_timeout``
 makes a second process wait for the lock instead of failing.
+
+Group commit: the writes waiting when the writer thread comes round run in one
+transaction, each inside its own SAVEPOINT, and every caller hears its result
+only after that transaction's COMMIT. One fsync then covers many refunds (the
+disk's flush, not the CPU, bounded one-transaction-per-write at about 1.4k/s
+here) while each write stays atomic: a write that raises (a refusal, a
+conflict) rolls back to its savepoint and leaves the others alone. Writes run
+one after another on one connection, so a later write in a batch sees an
+earlier one exactly as it would have after a separate commit: replays and
+conflicts behave as with one transaction each.
 """
 
 from __future__ import annotations
@@ -14,14 +24,17 @@ import asyncio
 import json
 import sqlite3
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from refundgate.domain.channels import ChannelFamily
 from refundgate.domain.errors import (
     AlreadyExists,
     MerchantNotFound,
@@ -31,7 +44,14 @@ from refundgate.domain.errors import (
 from refundgate.domain.merchant import Merchant, Operator
 from refundgate.domain.model import BalanceChange, PayOrder, Refund, RefundDraft, RefundStatus
 from refundgate.domain.rules import check_refund
-from refundgate.ports import Access, Reservation, StoreError, Transition
+from refundgate.ports import Access, ChannelAccount, Reservation, StoreError, Transition
+from refundgate.store.accounts import (
+    ACCOUNT_COLUMNS,
+    account_from_row,
+    account_values,
+    pick_account,
+    upsert_account,
+)
 from refundgate.store.migrate import upgrade
 from refundgate.store.rows import (
     MERCHANT_COLUMNS,
@@ -96,6 +116,29 @@ def _detail(detail: object) -> str | None:
     return json.dumps(detail, ensure_ascii=False, sort_keys=True) if detail else None
 
 
+@dataclass(slots=True)
+class _Write(Generic[T]):
+    """One caller's write, waiting for a batch; ``error`` or ``result`` once committed."""
+
+    work: Callable[[sqlite3.Connection], T]
+    durable: bool
+    result: T | None = None
+    error: BaseException | None = None
+
+
+def _attempt(connection: sqlite3.Connection, write: _Write[Any]) -> None:
+    """One write inside the batch, under a savepoint that its failure rolls back."""
+    connection.execute("SAVEPOINT write")
+    try:
+        write.result = write.work(connection)
+    except Exception as exc:  # the caller's own answer: a refusal, a conflict, …
+        write.error = exc
+        if not connection.in_transaction:
+            raise sqlite3.OperationalError("the batch transaction was rolled back") from exc
+        connection.execute("ROLLBACK TO write")
+    connection.execute("RELEASE write")
+
+
 class SqliteStore:
     """The store port on one SQLite file."""
 
@@ -105,6 +148,8 @@ class SqliteStore:
         self._busy_timeout_ms = busy_timeout_ms
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="refundgate-sqlite")
         self._connection: sqlite3.Connection | None = None
+        # Appended on the event loop, drained on the writer thread (deque ops are atomic).
+        self._pending: deque[_Write[Any]] = deque()
 
     # -- plumbing ---------------------------------------------------------
 
@@ -139,25 +184,38 @@ class SqliteStore:
                 raise sqlite3.OperationalError("could not switch the database to WAL mode")
             time.sleep(0.005)
 
-    def _in_transaction(self, work: Callable[[sqlite3.Connection], T], durable: bool) -> T:
+    def _flush(self) -> None:
+        """Run every waiting write as one transaction (on the writer thread)."""
+        batch = [self._pending.popleft() for _ in range(len(self._pending))]
+        if not batch:
+            return  # an earlier flush already took this caller's write
         connection = self._connect()
+        durable = any(write.durable for write in batch)
         if not durable:
-            # Only outcome commits: a lost one is asked of the channel again with
+            # Outcome commits only: a lost one is asked of the channel again with
             # the same key. The next durable commit flushes these pages too.
             connection.execute("PRAGMA synchronous = NORMAL")
         try:
-            connection.execute("BEGIN IMMEDIATE")
-            try:
-                result = work(connection)
-                connection.execute("COMMIT")
-            except BaseException:
-                if connection.in_transaction:
-                    connection.execute("ROLLBACK")
-                raise
-            return result
+            self._commit_batch(connection, batch)
         finally:
             if not durable:
                 connection.execute("PRAGMA synchronous = FULL")
+
+    @staticmethod
+    def _commit_batch(connection: sqlite3.Connection, batch: list[_Write[Any]]) -> None:
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            for write in batch:
+                _attempt(connection, write)
+            connection.execute("COMMIT")
+        except sqlite3.Error as exc:
+            # The batch's transaction is gone (or never began): nothing of it was
+            # kept, so every write that had succeeded fails with it.
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            for write in batch:
+                if write.error is None:
+                    write.error = exc
 
     def _read(self, work: Callable[[sqlite3.Connection], T]) -> T:
         return work(self._connect())
@@ -170,7 +228,18 @@ class SqliteStore:
             raise StoreError(f"sqlite: {type(exc).__name__}: {exc}") from exc
 
     async def _write(self, work: Callable[[sqlite3.Connection], T], *, durable: bool = True) -> T:
-        return await self._run(lambda: self._in_transaction(work, durable))
+        """Run ``work`` in the next batch; return once that batch is committed."""
+        write = _Write(work, durable)
+        self._pending.append(write)
+        # The executor has one thread and runs calls in order: when this flush
+        # returns, this write was in it or in an earlier batch, and is settled.
+        await self._run(self._flush)
+        if isinstance(write.error, sqlite3.Error):
+            error = write.error
+            raise StoreError(f"sqlite: {type(error).__name__}: {error}") from error
+        if write.error is not None:
+            raise write.error
+        return write.result  # type: ignore[return-value]  # set when error is None
 
     async def ping(self) -> None:
         await self._run(lambda: self._read(lambda connection: connection.execute("SELECT 1")))
@@ -410,3 +479,33 @@ class SqliteStore:
             is None
         ):
             raise MerchantNotFound(mch_id)
+
+    # -- channel accounts ---------------------------------------------------
+
+    async def channel_accounts(self) -> list[ChannelAccount]:
+        def work(connection: sqlite3.Connection) -> list[ChannelAccount]:
+            rows = connection.execute(
+                f"SELECT {ACCOUNT_COLUMNS} FROM channel_accounts ORDER BY mch_id, family"
+            ).fetchall()
+            return [account_from_row(row) for row in rows]
+
+        return await self._run(lambda: self._read(work))
+
+    async def channel_account(self, mch_id: str, family: ChannelFamily) -> ChannelAccount | None:
+        def work(connection: sqlite3.Connection) -> ChannelAccount | None:
+            rows = connection.execute(
+                f"SELECT {ACCOUNT_COLUMNS} FROM channel_accounts"
+                " WHERE mch_id IN (?, '') AND family = ?",
+                (mch_id, family.value),
+            ).fetchall()
+            return pick_account(rows)
+
+        return await self._run(lambda: self._read(work))
+
+    async def set_channel_account(self, account: ChannelAccount) -> None:
+        def work(connection: sqlite3.Connection) -> None:
+            if account.mch_id is not None:
+                self._require_merchant(connection, account.mch_id)
+            connection.execute(upsert_account("VALUES (?, ?, ?, ?, ?)"), account_values(account))
+
+        await self._write(work)
