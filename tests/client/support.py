@@ -53,6 +53,8 @@ RESET_AFTER = "reset-after"  # forwarded and answered; the connection drops (Rem
 CONNECT_REFUSED = "connect-refused"  # nothing leaves (ConnectError)
 HTTP_502 = "http-502"  # forwarded; a proxy answers 502 instead
 GARBLED = "garbled"  # forwarded; the answer is not JSON
+HTTP_404 = "http-404"  # not forwarded: a misrouting proxy answers 404
+SIGN_ERROR = "sign-error"  # not forwarded: an unsigned SIGN_ERROR answer comes back
 
 
 class Faults(httpx.AsyncBaseTransport):
@@ -79,6 +81,11 @@ class Faults(httpx.AsyncBaseTransport):
         fault = self.script.pop(0) if self.script else PASS
         if fault == CONNECT_REFUSED:
             raise httpx.ConnectError("connection refused", request=request)
+        if fault == HTTP_404:
+            return httpx.Response(404, content=b"<html>Not Found</html>")
+        if fault == SIGN_ERROR:
+            answer = {"retCode": "FAIL", "retMsg": "signature error", "errCode": "SIGN_ERROR"}
+            return httpx.Response(200, json=answer)
         body = await request.aread()
         self.bodies.append(body)
         self.forwarded += 1

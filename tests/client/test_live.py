@@ -13,6 +13,7 @@ import re
 import socket
 import subprocess
 import sys
+import textwrap
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,6 +24,9 @@ from typing import Any
 import httpx
 import pytest
 
+import refundgate.client
+import refundgate.client.aio
+import refundgate.client.sync
 from refundgate.client import (
     AsyncRefundClient,
     AuthenticationError,
@@ -528,7 +532,17 @@ def readme_python_blocks() -> list[str]:
     return re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
 
 
-def test_the_readme_examples_run_against_the_demo(tmp_path: Path) -> None:
+def docstring_examples() -> list[str]:
+    """The literal blocks of the SDK's module docstrings that use it."""
+    blocks = []
+    for module in (refundgate.client, refundgate.client.sync, refundgate.client.aio):
+        for block in re.findall(r"::\n\n((?:    .*\n|\n)+)", module.__doc__ or ""):
+            if "from refundgate.client import" in block:
+                blocks.append(textwrap.dedent(block))
+    return blocks
+
+
+def test_the_readme_and_docstring_examples_run_against_the_demo(tmp_path: Path) -> None:
     servers = Servers(tmp_path / "logs")
     try:
         server = servers.start(cwd=tmp_path)
@@ -541,8 +555,9 @@ def test_the_readme_examples_run_against_the_demo(tmp_path: Path) -> None:
             REFUNDGATE_LOGIN_NAME="demo",
         )
         blocks = readme_python_blocks()
+        examples = docstring_examples()
         outputs = []
-        for block in blocks:
+        for block in blocks + examples:
             result = subprocess.run(
                 [sys.executable, "-c", block],
                 cwd=tmp_path,
@@ -558,5 +573,13 @@ def test_the_readme_examples_run_against_the_demo(tmp_path: Path) -> None:
         servers.close()
 
     assert len(blocks) == 4
+    assert len(examples) == 3
     assert re.fullmatch(r"R\w+ 19\.99 CAD\n", outputs[0]), outputs[0]
-    assert outputs[1:] == ["refused: REFUND_AMOUNT_EXCEEDED\n", "SUCCEEDED 250\n", ""]
+    assert outputs[1:] == [
+        "refused: REFUND_AMOUNT_EXCEEDED\n",
+        "SUCCEEDED 250\n",
+        "",
+        "SUCCEEDED\n",
+        "",
+        "",
+    ]

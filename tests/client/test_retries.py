@@ -14,9 +14,11 @@ from urllib.parse import parse_qsl
 import pytest
 
 from refundgate.client import (
+    AuthenticationError,
     ConnectionFailed,
     GatewayUnavailable,
     OutcomeUnknown,
+    RefundRefused,
     RefundStatus,
     RetryPolicy,
 )
@@ -26,8 +28,10 @@ from tests.client.conftest import MakeSdk
 from tests.client.support import (
     CONNECT_REFUSED,
     GARBLED,
+    HTTP_404,
     HTTP_502,
     RESET_AFTER,
+    SIGN_ERROR,
     TIMEOUT_AFTER,
     Faults,
 )
@@ -156,6 +160,53 @@ async def test_once_maybe_sent_the_outcome_stays_unknown_even_if_later_tries_nev
 
     assert raised.value.mch_refund_no == "R-1"
     assert refund_count(gateway) == 1
+
+
+@pytest.mark.parametrize("answer", [HTTP_404, SIGN_ERROR])
+async def test_a_protocol_failure_after_a_lost_answer_leaves_the_outcome_unknown(
+    gateway: Gateway, make: MakeSdk, answer: str
+) -> None:
+    # The second try's failure says nothing about the first, which refunded.
+    faults = Faults(TIMEOUT_AFTER, answer)
+
+    with pytest.raises(OutcomeUnknown) as raised:
+        await make(faults).refund(pay_order_id="ALI-1", mch_refund_no="R-1", amount_cents=100)
+
+    assert "2 attempts" in str(raised.value)
+    assert raised.value.__cause__ is not None
+    assert refund_count(gateway) == 1
+
+
+async def test_the_same_failures_on_a_first_try_are_what_they_are(
+    gateway: Gateway, make: MakeSdk
+) -> None:
+    with pytest.raises(GatewayUnavailable) as misrouted:
+        await make(Faults(HTTP_404)).refund(
+            pay_order_id="ALI-1", mch_refund_no="R-1", amount_cents=1
+        )
+    with pytest.raises(AuthenticationError):
+        await make(Faults(SIGN_ERROR)).refund(
+            pay_order_id="ALI-1", mch_refund_no="R-1", amount_cents=1
+        )
+
+    assert type(misrouted.value) is GatewayUnavailable
+    assert misrouted.value.retry_safe is True
+    assert "base_url" in str(misrouted.value)
+    assert refund_count(gateway) == 0
+
+
+async def test_a_business_refusal_after_a_lost_answer_is_definitive(
+    gateway: Gateway, make: MakeSdk
+) -> None:
+    # Nothing was refunded before the answer was lost (the amount is too large),
+    # and the gateway looks up the refund number before any rule.
+    faults = Faults(TIMEOUT_AFTER)
+
+    with pytest.raises(RefundRefused) as raised:
+        await make(faults).refund(pay_order_id="ALI-1", mch_refund_no="R-1", amount_cents=10_001)
+
+    assert raised.value.err_code == "REFUND_AMOUNT_EXCEEDED"
+    assert faults.forwarded == 2
 
 
 async def test_a_query_that_times_out_is_asked_again_and_is_always_safe_to_retry(

@@ -3,12 +3,15 @@
 ::
 
     from decimal import Decimal
+
     from refundgate.client import RefundClient
 
-    client = RefundClient.from_env()      # REFUNDGATE_BASE_URL, _MCH_ID, _KEY, _LOGIN_NAME
-    refund = client.refund(pay_order_id="DEMO-ALI-0001", mch_refund_no="R-1001",
-                           amount=Decimal("19.99"))             # or amount_cents=1999
-    refund = client.query(mch_refund_no="R-1001")               # or refund_order_id=...
+    client = RefundClient.from_env()  # REFUNDGATE_BASE_URL, _MCH_ID, _KEY, _LOGIN_NAME
+    refund = client.refund(
+        pay_order_id="DEMO-ALI-0001", mch_refund_no="R-1001", amount=Decimal("19.99")
+    )  # or amount_cents=1999
+    refund = client.query(mch_refund_no="R-1001")  # or refund_order_id=...
+    print(refund.status.name)  # SUCCEEDED
 
 :class:`AsyncRefundClient` is the same with ``await``. Both need only httpx
 and the wire code in ``refundgate.protocol``; they import nothing of the server.

@@ -510,13 +510,29 @@ class Attempts:
             return self._policy.delay(self.made)
         raise self._final(failure) from failure.cause
 
+    def answered(self, error: RefundGateError) -> None:
+        """Check a definitive error answer; raise :class:`OutcomeUnknown` instead when
+        an earlier try may have been applied and ``error`` does not say what became of it.
+
+        A business refusal does: the gateway checks the refund number before any
+        rule, so it refuses only when no refund has that number. A protocol
+        failure or an HTTP error on a later try (a key rotated, a proxy
+        misrouted) says nothing about the earlier try. A bad answer signature
+        already says the outcome is unknown.
+        """
+        if self.maybe_applied and not isinstance(error, RefundRefused | SignatureError):
+            raise self._unknown(error.message, self.made + 1) from error
+
     def _final(self, failure: Failure) -> GatewayUnavailable:
         if not self.maybe_applied:
             return failure.error
+        return self._unknown(failure.error.message, self.made)
+
+    def _unknown(self, last: str, made: int) -> OutcomeUnknown:
         number = self._call.mch_refund_no or ""
-        tries = "1 attempt" if self.made == 1 else f"{self.made} attempts"
+        tries = "1 attempt" if made == 1 else f"{made} attempts"
         return OutcomeUnknown(
-            f"outcome unknown after {tries} ({failure.error.message}): the refund may have been"
-            f" made; query later with mch_refund_no={number}, never refund under a new number",
+            f"outcome unknown after {tries} ({last}): the refund may have been made;"
+            f" query later with mch_refund_no={number}, never refund under a new number",
             mch_refund_no=number,
         )

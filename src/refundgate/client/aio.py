@@ -1,18 +1,24 @@
 """The asyncio client: :class:`AsyncRefundClient`.
 
-With the demo that ``refundgate serve`` seeds and prints (its key shown once)::
+With the gateway's demo (``python3 dev.py run``) and its REFUNDGATE_*
+variables set (see ``ENVIRONMENT``)::
 
+    import asyncio
     from decimal import Decimal
-    from refundgate.client import AsyncRefundClient
 
-    async with AsyncRefundClient(
-        base_url="http://127.0.0.1:8080", mch_id="10000001", key="…", login_name="demo"
-    ) as client:
-        refund = await client.refund(
-            pay_order_id="DEMO-ALI-0001", mch_refund_no="R-1001", amount=Decimal("19.99")
-        )
-        print(refund.status)          # RefundStatus.SUCCEEDED
-        again = await client.query(mch_refund_no="R-1001")
+    from refundgate.client import AsyncRefundClient, RefundStatus
+
+
+    async def main() -> None:
+        async with AsyncRefundClient.from_env() as client:
+            refund = await client.refund(
+                pay_order_id="DEMO-ALI-0001", mch_refund_no="R-1001", amount=Decimal("19.99")
+            )
+            assert refund.status is RefundStatus.SUCCEEDED
+            assert await client.query(mch_refund_no="R-1001") == refund
+
+
+    asyncio.run(main())
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from refundgate.client._wire import (
     settings_from_env,
     transport_failure,
 )
+from refundgate.client.errors import RefundGateError
 from refundgate.client.results import Refund
 from refundgate.client.retries import RetryPolicy
 
@@ -174,6 +181,9 @@ class AsyncRefundClient:
                 delay = attempts.failed(transport_failure(call, exc))
             except Failure as failure:
                 delay = attempts.failed(failure)
+            except RefundGateError as error:
+                attempts.answered(error)
+                raise
             await self._sleep(delay)
 
     async def aclose(self) -> None:

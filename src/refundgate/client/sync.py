@@ -1,18 +1,18 @@
 """The blocking client: :class:`RefundClient`.
 
-With the demo that ``refundgate serve`` seeds and prints (its key shown once)::
+With the gateway's demo (``python3 dev.py run``) and its REFUNDGATE_*
+variables set (see ``ENVIRONMENT``)::
 
     from decimal import Decimal
-    from refundgate.client import RefundClient
 
-    with RefundClient(
-        base_url="http://127.0.0.1:8080", mch_id="10000001", key="…", login_name="demo"
-    ) as client:
+    from refundgate.client import RefundClient, RefundStatus
+
+    with RefundClient.from_env() as client:
         refund = client.refund(
             pay_order_id="DEMO-ALI-0001", mch_refund_no="R-1001", amount=Decimal("19.99")
         )
-        print(refund.status)          # RefundStatus.SUCCEEDED
-        again = client.query(mch_refund_no="R-1001")
+        assert refund.status is RefundStatus.SUCCEEDED
+        assert client.query(mch_refund_no="R-1001") == refund
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from refundgate.client._wire import (
     settings_from_env,
     transport_failure,
 )
+from refundgate.client.errors import RefundGateError
 from refundgate.client.results import Refund
 from refundgate.client.retries import RetryPolicy
 
@@ -172,6 +173,9 @@ class RefundClient:
                 delay = attempts.failed(transport_failure(call, exc))
             except Failure as failure:
                 delay = attempts.failed(failure)
+            except RefundGateError as error:
+                attempts.answered(error)
+                raise
             self._sleep(delay)
 
     def close(self) -> None:
