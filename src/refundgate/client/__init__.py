@@ -48,8 +48,9 @@ Errors, one tree::
         └── OutcomeUnknown           a refund may have been made: query later (mch_refund_no)
 
 Every error code of PROTOCOL.md maps to one class in :data:`CODE_CLASSES`.
-Nothing changed for any error above except :class:`OutcomeUnknown` and a
-:class:`SignatureError` on a refund's answer, where the refund may have been made.
+No money moved for any of these errors except :class:`OutcomeUnknown`, and a
+:class:`SignatureError` on a refund's answer: then the refund may have been
+made, and a query with the same ``mch_refund_no`` tells.
 """
 
 from __future__ import annotations

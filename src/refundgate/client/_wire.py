@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cache
 from importlib import metadata
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -61,14 +62,16 @@ __all__ = [
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 
 #: The variables :meth:`RefundClient.from_env` reads, and what each is.
-ENVIRONMENT: Mapping[str, str] = {
-    "REFUNDGATE_BASE_URL": "the gateway's address, e.g. https://refunds.example.com (required)",
-    "REFUNDGATE_MCH_ID": "your merchant id, mchId (required)",
-    "REFUNDGATE_KEY": "your signing key (required; never printed)",
-    "REFUNDGATE_LOGIN_NAME": "the operator refunds are made as, loginName (needed to refund)",
-    "REFUNDGATE_CLIENT_IP": "clientIp sent with refunds (default 127.0.0.1)",
-    "REFUNDGATE_TIMEOUT": "seconds to wait for an answer (default 30)",
-}
+ENVIRONMENT: Mapping[str, str] = MappingProxyType(
+    {
+        "REFUNDGATE_BASE_URL": "the gateway's address, e.g. https://refunds.example.com (required)",
+        "REFUNDGATE_MCH_ID": "your merchant id, mchId (required)",
+        "REFUNDGATE_KEY": "your signing key (required; never printed)",
+        "REFUNDGATE_LOGIN_NAME": "the operator refunds are made as, loginName (needed to refund)",
+        "REFUNDGATE_CLIENT_IP": "clientIp sent with refunds (default 127.0.0.1)",
+        "REFUNDGATE_TIMEOUT": "seconds to wait for an answer (default 30, 5 to connect)",
+    }
+)
 
 _SPECS = {spec.name: spec for spec in REFUND_FIELDS}
 
