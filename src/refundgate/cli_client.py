@@ -11,7 +11,8 @@ show in ``ps`` and in shell history), and the key is never printed:
     REFUNDGATE_TIMEOUT      seconds to wait for an answer (default 30)
 
 Exit status: 0 done; 1 refused or failed, nothing changed; 2 a malformed
-command line; 3 the outcome of a refund is unknown (query it later).
+command line; 3 the outcome of a refund is unknown (query it later): no answer,
+or an answer whose signature does not verify.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from refundgate.client import (
     RefundGateError,
     RefundRefused,
     RefundStatus,
+    SignatureError,
 )
 
 __all__ = ["client"]
@@ -68,8 +70,12 @@ class ClientFailure(click.ClickException):
         super().__init__(_one_line(f"{_label(error)}: {error.message}"))
 
     @staticmethod
-    def of(error: RefundGateError) -> ClientFailure:
-        return UnknownOutcome(error) if isinstance(error, OutcomeUnknown) else ClientFailure(error)
+    def of(error: RefundGateError, *, refunding: bool) -> ClientFailure:
+        # A refund's answer whose signature fails may hide a made refund too.
+        unknown = isinstance(error, OutcomeUnknown) or (
+            refunding and isinstance(error, SignatureError)
+        )
+        return UnknownOutcome(error) if unknown else ClientFailure(error)
 
 
 class UnknownOutcome(ClientFailure):
@@ -134,14 +140,14 @@ def _money(refund: Refund) -> str:
     return f"{refund.amount} {refund.currency}" if refund.currency else str(refund.amount)
 
 
-def _run(work: Callable[[RefundClient], Refund], as_json: bool) -> None:
+def _run(work: Callable[[RefundClient], Refund], *, as_json: bool, refunding: bool) -> None:
     try:
         with RefundClient.from_env() as sdk:
             refund = work(sdk)
     except RefundGateError as error:
         if as_json:
             click.echo(_error_json(error))
-        raise ClientFailure.of(error) from None
+        raise ClientFailure.of(error, refunding=refunding) from None
     if as_json:
         click.echo(json.dumps(refund.to_dict(), ensure_ascii=False))
     else:
@@ -161,7 +167,11 @@ def client() -> None:
     """Refund and query as a merchant (credentials from REFUNDGATE_* variables).
 
     REFUNDGATE_BASE_URL, REFUNDGATE_MCH_ID and REFUNDGATE_KEY are required;
-    REFUNDGATE_LOGIN_NAME too for refunds. The key is never printed.
+    REFUNDGATE_LOGIN_NAME too for refunds; REFUNDGATE_CLIENT_IP and
+    REFUNDGATE_TIMEOUT are optional. The key is never printed.
+
+    Exit status: 0 done; 1 refused or failed (nothing changed); 2 a malformed
+    command line; 3 a refund's outcome is unknown (query it later).
     """
 
 
@@ -204,7 +214,8 @@ def refund_command(
             notify_url=notify_url,
             client_ip=client_ip,
         ),
-        as_json,
+        as_json=as_json,
+        refunding=True,
     )
 
 
@@ -218,5 +229,6 @@ def query_command(mch_refund_no: str | None, refund_order_id: str | None, as_jso
         raise click.UsageError("give exactly one of --mch-refund-no and --refund-order-id")
     _run(
         lambda sdk: sdk.query(mch_refund_no=mch_refund_no, refund_order_id=refund_order_id),
-        as_json,
+        as_json=as_json,
+        refunding=False,
     )
