@@ -225,7 +225,9 @@ def test_a_server_that_never_answers_leaves_the_outcome_unknown(
 ) -> None:
     sleeps: list[float] = []
     client = live.client(
-        base_url=f"http://127.0.0.1:{silent_port}", timeout=0.2, sleep=sleeps.append
+        base_url=f"http://127.0.0.1:{silent_port}",
+        timeout=httpx.Timeout(0.2, connect=5.0),
+        sleep=sleeps.append,
     )
 
     with client, pytest.raises(OutcomeUnknown) as raised:

@@ -197,7 +197,7 @@ def settings_from_env(environ: Mapping[str, str] | None) -> dict[str, Any]:
             seconds = -1.0
         if not 0 < seconds <= 600:
             raise ConfigurationError(f"REFUNDGATE_TIMEOUT must be seconds in (0, 600]: {text!r}")
-        options["timeout"] = httpx.Timeout(seconds, connect=min(seconds, 5.0))
+        options["timeout"] = httpx.Timeout(seconds, connect=DEFAULT_TIMEOUT.connect)
     return options
 
 
