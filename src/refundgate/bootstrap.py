@@ -10,6 +10,7 @@ from typing import TextIO
 import structlog
 
 from refundgate.api import GatewayApp
+from refundgate.channels.registry import AccountRegistry
 from refundgate.config import Settings
 from refundgate.ports import AdminStore
 from refundgate.sandbox import SandboxLedger, sandbox_channels
@@ -35,12 +36,17 @@ def open_store(database_url: str, *, pool_size: int = 10) -> AdminStore:
 
 def build_deps(settings: Settings) -> Deps:
     ledger = SandboxLedger(settings.sandbox_ledger)
+    store = open_store(settings.database_url, pool_size=settings.db_pool_size)
+    sandbox = sandbox_channels(ledger)
+    # Real connectors where a channel account exists; the in-process sandbox otherwise.
+    resolver = AccountRegistry(store, sandbox, timeout_s=settings.channel_timeout_s)
     return Deps(
-        store=open_store(settings.database_url, pool_size=settings.db_pool_size),
-        channels=sandbox_channels(ledger),
+        store=store,
+        channels=sandbox,
         clock=SystemClock(),
         ids=RandomIds(),
         channel_timeout_s=settings.channel_timeout_s,
+        resolver=resolver,
     )
 
 

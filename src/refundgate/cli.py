@@ -21,6 +21,7 @@ from uvicorn.supervisors import Multiprocess
 
 from refundgate.bootstrap import configure_logging, open_store
 from refundgate.cli_client import client
+from refundgate.cli_accounts import channel_account
 from refundgate.config import DEFAULT_DATABASE_URL, Settings
 from refundgate.domain.channels import family_of
 from refundgate.domain.errors import DomainError, MerchantNotFound
@@ -313,6 +314,7 @@ def main() -> None:
     """Entry point: one-line errors instead of usage dumps."""
     try:
         code = cli.main(standalone_mode=False)
+cli.add_command(channel_account)
     except click.ClickException as exc:
         click.echo(f"refundgate: {exc.format_message()}", err=True)
         sys.exit(exc.exit_code)

@@ -39,6 +39,7 @@ __all__ = [
     "ChannelOutcome",
     "ChannelRefund",
     "ChannelRegistry",
+    "ChannelResolver",
     "ChannelResult",
     "Clock",
     "IdFactory",
@@ -263,3 +264,15 @@ class IdFactory(Protocol):
 
 #: The connector of each channel family.
 ChannelRegistry = Mapping[ChannelFamily, ChannelConnector]
+
+
+class ChannelResolver(Protocol):
+    """Which connector refunds a merchant's orders of a family (its account's, or a default)."""
+
+    async def connector(self, mch_id: str, family: ChannelFamily) -> ChannelConnector:
+        """The connector for ``mch_id``; ValueError if its account cannot be used."""
+        ...
+
+    async def callback_parsers(self, family: ChannelFamily) -> list[CallbackParser]:
+        """Every connector of ``family`` that may have sent a callback."""
+        ...

@@ -14,6 +14,7 @@ from typing import Any
 
 import structlog
 
+from refundgate.api.callbacks import CALLBACK_PATHS, callback_answer
 from refundgate.api.errors import code_for
 from refundgate.api.merchant import query_refund_answer, refund_order_answer
 from refundgate.domain.errors import AccessDenied
@@ -111,6 +112,9 @@ class GatewayApp:
         if path == "/healthz":
             await self._health(send, method)
             return
+        if path in CALLBACK_PATHS and method == "POST":
+            await self._callback(scope, receive, send)
+            return
         handler = self._routes.get(path)
         if handler is None:
             body = encode({"retCode": "FAIL", "retMsg": "not found"})
@@ -128,6 +132,22 @@ class GatewayApp:
             return
         answer = await self._answer(handler, raw, scope)
         await _respond(send, 200, encode(answer), _JSON)
+
+    async def _callback(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            raw = await _read_body(scope, receive)
+        except _BodyTooLarge:
+            await _respond(send, 413, b"too large", [(b"content-type", b"text/plain")])
+            return
+        family = CALLBACK_PATHS[scope["path"]]
+        try:
+            status, body, content_type = await callback_answer(
+                self.deps, family, raw, _content_type(scope) or ""
+            )
+        except Exception:  # never a traceback to a channel; it will send again
+            _log.exception("unexpected_error", path=scope["path"])
+            status, body, content_type = 500, b"error", "text/plain"
+        await _respond(send, status, body, [(b"content-type", content_type.encode("latin-1"))])
 
     async def _answer(self, handler: Handler, raw: bytes, scope: Scope) -> Answer:
         started = time.perf_counter()

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from refundgate.ports import ChannelRegistry, Clock, IdFactory, RefundStore
+from refundgate.ports import ChannelRegistry, ChannelResolver, Clock, IdFactory, RefundStore
 
 __all__ = ["Deps"]
 
 
 @dataclass(frozen=True, slots=True)
 class Deps:
+    """The ports of the use cases. ``resolver``, when given, picks each merchant's
+    connector (channel accounts); else ``channels`` serves every merchant."""
+
     store: RefundStore
     channels: ChannelRegistry
     clock: Clock
     ids: IdFactory
     channel_timeout_s: float = 10.0
+    resolver: ChannelResolver | None = None

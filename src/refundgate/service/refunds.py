@@ -11,12 +11,13 @@ import asyncio
 
 import structlog
 
-from refundgate.domain.channels import family_of
+from refundgate.domain.channels import ChannelFamily, family_of
 from refundgate.domain.errors import ChannelNotSupported, MerchantNotFound, OperatorNotAllowed
 from refundgate.domain.merchant import Operator
 from refundgate.domain.model import Refund, RefundDraft, RefundRequest, RefundStatus
 from refundgate.ports import (
     Access,
+    ChannelConnector,
     ChannelOutcome,
     ChannelRefund,
     ChannelResult,
@@ -96,13 +97,26 @@ async def _ask_channel(deps: Deps, reservation: Reservation) -> Transition | Non
     if family is None:  # the reservation rules make this unreachable
         raise ChannelNotSupported(refund.channel_id)
     try:
+        connector = await _connector(deps, refund.mch_id, family)
+    except ValueError as exc:  # an unusable account: nothing was sent
+        _log.error(
+            "channel_account_unusable", refund_order_id=refund.refund_order_id, error=str(exc)
+        )
+        return None
+    try:
         async with asyncio.timeout(deps.channel_timeout_s):
-            outcome = await deps.channels[family].refund(ChannelRefund(refund, reservation.order))
+            outcome = await connector.refund(ChannelRefund(refund, reservation.order))
     except NotSent:
         return None
     except Exception as exc:  # timeout, unknown answer, even a connector bug: maybe sent (G4)
         return _unknown(exc, deps.clock.now_ms())
     return _outcome_change(outcome, deps.clock.now_ms())
+
+
+async def _connector(deps: Deps, mch_id: str, family: ChannelFamily) -> ChannelConnector:
+    if deps.resolver is None:
+        return deps.channels[family]
+    return await deps.resolver.connector(mch_id, family)
 
 
 def _unknown(exc: BaseException, now: int) -> Transition:
