@@ -20,8 +20,9 @@ import uvicorn
 from uvicorn.supervisors import Multiprocess
 
 from refundgate.bootstrap import configure_logging, open_store
-from refundgate.cli_client import client
 from refundgate.cli_accounts import channel_account
+from refundgate.cli_client import client
+from refundgate.cli_sandbox import sandbox
 from refundgate.config import DEFAULT_DATABASE_URL, Settings
 from refundgate.domain.channels import family_of
 from refundgate.domain.errors import DomainError, MerchantNotFound
@@ -216,6 +217,9 @@ def _currency(ctx: click.Context, param: click.Parameter, value: str) -> str:
     default=None,
     help="What the sandbox channel does with refunds of this order [default: succeed].",
 )
+@click.option(
+    "--channel-order-no", default=None, help="The channel's own payment id (UnionPay queryId)."
+)
 @_database_option
 @click.pass_context
 def order_add(
@@ -227,6 +231,7 @@ def order_add(
     currency: str,
     paid_at: int | None,
     sandbox_outcome: str | None,
+    channel_order_no: str | None,
     database_url: str | None,
 ) -> None:
     """Record a paid order (any IOTPay channel id; card ones are not refundable here)."""
@@ -238,6 +243,7 @@ def order_add(
         amount=amount,
         paid_at=paid_at if paid_at is not None else _now(),
         sandbox_outcome=SandboxOutcome(sandbox_outcome) if sandbox_outcome else None,
+        channel_order_no=channel_order_no,
     )
     _with_store(_settings(ctx, database_url), lambda store: store.add_order(record))
     refundable = (
@@ -308,13 +314,14 @@ def serve(ctx: click.Context, host: str, port: int, workers: int, database_url: 
 
 
 cli.add_command(client)
+cli.add_command(channel_account)
+cli.add_command(sandbox)
 
 
 def main() -> None:
     """Entry point: one-line errors instead of usage dumps."""
     try:
         code = cli.main(standalone_mode=False)
-cli.add_command(channel_account)
     except click.ClickException as exc:
         click.echo(f"refundgate: {exc.format_message()}", err=True)
         sys.exit(exc.exit_code)
