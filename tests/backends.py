@@ -88,7 +88,8 @@ def pg_url() -> Iterator[str]:
 async def truncate(url: str) -> None:
     connection = await asyncpg.connect(url)
     try:
-        await connection.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY")
+        # DELETE, not TRUNCATE: on tables this small it is several times faster.
+        await connection.execute(";".join(f"DELETE FROM {table}" for table in TABLES))
     finally:
         await connection.close()
 
@@ -138,6 +139,27 @@ class Backend:
         return {
             table: sorted(await self.fetch(f"SELECT * FROM {table}"), key=repr) for table in TABLES
         }
+
+    def rows_sync(self, sql: str, *args: Any) -> list[Any]:
+        """Rows by column name (``row["status"]``), for synchronous test helpers."""
+        if self.name == "sqlite":
+            connection = sqlite3.connect(self.url.removeprefix("sqlite:///"))
+            connection.row_factory = sqlite3.Row
+            try:
+                return connection.execute(sql, args).fetchall()
+            finally:
+                connection.close()
+        return _in_thread(asyncio.run, self._records(sql, *args))
+
+    async def _records(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        connection = await asyncpg.connect(self.url)
+        try:
+            return list(await connection.fetch(_numbered(sql), *args))
+        finally:
+            await connection.close()
+
+    def snapshot_sync(self) -> dict[str, list[tuple[Any, ...]]]:
+        return _in_thread(asyncio.run, self.snapshot())
 
     async def balances(self, pay_order_id: str) -> tuple[int, int, int]:
         rows = await self.fetch(

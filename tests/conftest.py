@@ -24,7 +24,7 @@ from refundgate.sandbox import SandboxLedger, sandbox_channels
 from refundgate.service import Deps
 from refundgate.store.migrate import upgrade
 from refundgate.store.sqlite import SqliteStore
-from tests.backends import any_store, backend, pg_url  # noqa: F401  (fixtures)
+from tests.backends import Backend, any_store, backend, pg_url, truncate  # noqa: F401  (fixtures)
 
 # Speed is measured by the benchmark, not by tests: no per-example deadline, so
 # a loaded CI machine cannot turn a slow example into a failure.
@@ -117,6 +117,7 @@ class Gateway:
     clock: FakeClock
     db_path: Path
     client: httpx.AsyncClient
+    backend: Backend
 
     async def post(self, path: str, body: bytes, content_type: str | None = None) -> httpx.Response:
         headers = {"content-type": content_type or "application/x-www-form-urlencoded"}
@@ -139,7 +140,7 @@ class Gateway:
         return answer
 
     def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
-        return db_snapshot(self.db_path)
+        return self.backend.snapshot_sync()
 
     async def add_order(
         self,
@@ -196,13 +197,37 @@ async def seed_merchants(store: SqliteStore, now: int = NOW_MS) -> None:
 
 
 @pytest.fixture
-async def gateway(store: SqliteStore, db_path: Path) -> AsyncIterator[Gateway]:
+def gateway_store() -> str:
+    """Which store the ``gateway`` fixture runs on; tests/api runs each in turn."""
+    return "sqlite"
+
+
+@pytest.fixture
+async def gateway(
+    request: pytest.FixtureRequest, gateway_store: str, store: SqliteStore, db_path: Path
+) -> AsyncIterator[Gateway]:
     """The gateway over a fresh database with two merchants and some paid orders.
 
     Orders of the default merchant: ``ALI-1`` (ALIPAY_QR, 10000), ``WX-1``
     (WX_NATIVE, 10000), ``UPI-1`` (UPI_SEQ, 10000), ``CARD-1`` (CC_PAX, 10000).
     The other merchant has ``OTHER-1`` (ALIPAY_QR, 10000).
     """
+    if gateway_store == "sqlite":
+        async for gw in _gateway(store, db_path, Backend("sqlite", f"sqlite:///{db_path}")):
+            yield gw
+        return
+    url = request.getfixturevalue("pg_url")
+    await truncate(url)
+    database = Backend("postgresql", url)
+    pg_store = database.open()
+    try:
+        async for gw in _gateway(pg_store, db_path, database):
+            yield gw
+    finally:
+        await pg_store.close()
+
+
+async def _gateway(store: Any, db_path: Path, database: Backend) -> AsyncIterator[Gateway]:
     await seed_merchants(store)
     clock = FakeClock()
     ledger = SandboxLedger()
@@ -210,7 +235,7 @@ async def gateway(store: SqliteStore, db_path: Path) -> AsyncIterator[Gateway]:
     app = GatewayApp(deps)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:
-        gw = Gateway(app, deps, store, ledger, clock, db_path, client)
+        gw = Gateway(app, deps, store, ledger, clock, db_path, client, database)
         await gw.add_order("ALI-1", "ALIPAY_QR", 10_000)
         await gw.add_order("WX-1", "WX_NATIVE", 10_000)
         await gw.add_order("UPI-1", "UPI_SEQ", 10_000)

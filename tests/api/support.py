@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -63,17 +62,12 @@ def assert_accepted(answer: dict[str, Any], *, status: int, key: str = KEY) -> N
     assert_signed(answer, key)
 
 
-def rows(gateway: Gateway, sql: str, *params: Any) -> list[sqlite3.Row]:
-    """Rows read straight from the database file, by column name."""
-    connection = sqlite3.connect(gateway.db_path)
-    connection.row_factory = sqlite3.Row
-    try:
-        return connection.execute(sql, params).fetchall()
-    finally:
-        connection.close()
+def rows(gateway: Gateway, sql: str, *params: Any) -> list[Any]:
+    """Rows read straight from the database (either store), by column name."""
+    return gateway.backend.rows_sync(sql, *params)
 
 
-def order_row(gateway: Gateway, pay_order_id: str, mch_id: str = MCH_ID) -> sqlite3.Row:
+def order_row(gateway: Gateway, pay_order_id: str, mch_id: str = MCH_ID) -> Any:
     [row] = rows(
         gateway,
         "SELECT * FROM pay_orders WHERE mch_id = ? AND pay_order_id = ?",
@@ -83,6 +77,6 @@ def order_row(gateway: Gateway, pay_order_id: str, mch_id: str = MCH_ID) -> sqli
     return row
 
 
-def refund_row(gateway: Gateway, refund_order_id: str) -> sqlite3.Row:
+def refund_row(gateway: Gateway, refund_order_id: str) -> Any:
     [row] = rows(gateway, "SELECT * FROM refunds WHERE refund_order_id = ?", refund_order_id)
     return row
