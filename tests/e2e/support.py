@@ -26,7 +26,7 @@ import httpx
 
 REFUNDGATE = Path(sys.executable).with_name("refundgate")
 CLI_TIMEOUT_S = 30.0
-READY_TIMEOUT_S = 15.0
+READY_TIMEOUT_S = 60.0  # a loaded 2-core CI machine can take long to import and fork
 STOP_TIMEOUT_S = 10.0
 
 
