@@ -273,6 +273,9 @@ class ChannelResolver(Protocol):
         """The connector for ``mch_id``; ValueError if its account cannot be used."""
         ...
 
-    async def callback_parsers(self, family: ChannelFamily) -> list[CallbackParser]:
-        """Every connector of ``family`` that may have sent a callback."""
+    async def callback_parsers(
+        self, family: ChannelFamily
+    ) -> list[tuple[str | None, CallbackParser]]:
+        """Every connector of ``family`` that may have sent a callback, with the
+        merchant whose account it is (None: the gateway's default account)."""
         ...

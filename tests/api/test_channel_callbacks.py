@@ -25,11 +25,12 @@ from refundgate.ports import ChannelAccount
 from refundgate.sandbox import SandboxLedger, sandbox_channels
 from refundgate.sandbox.simulator import Mounted, SimulatorConfig
 from refundgate.sandbox.unionpay.simulator import UnionPaySimulator
+from refundgate.sandbox.wechat import codec
 from refundgate.sandbox.wechat.simulator import WeChatSimulator
 from refundgate.service import Deps, request_refund
 from refundgate.store.sqlite import SqliteStore
 from refundgate.system import RandomIds, SystemClock
-from tests.conftest import LOGIN, MCH_ID, db_snapshot, seed_merchants
+from tests.conftest import LOGIN, MCH_ID, OTHER_MCH_ID, db_snapshot, seed_merchants
 
 SIM, GATEWAY = "http://sim.test", "http://gateway.test"
 WX_NOTIFY, UPI_NOTIFY = "/v1/channels/wechat/notify", "/v1/channels/unionpay/notify"
@@ -195,3 +196,30 @@ async def test_callbacks_with_no_account_are_refused(store: SqliteStore, db_path
     async with httpx.AsyncClient(transport=transport, base_url=GATEWAY) as client:
         answer = await client.post(WX_NOTIFY, content=b"<xml></xml>")
     assert answer.status_code == 404
+
+
+async def test_a_merchant_cannot_speak_for_another_merchants_refund(world: World) -> None:
+    """OTHER has its own WeChat account, so it knows its key: a notify it signs
+    about our refund is refused and changes nothing."""
+    await world.paid("wechat", "WXP1", "WX_NATIVE")
+    await world.refund("WXP1")
+    refund = await world.store.find_refund(MCH_ID, mch_refund_no="N1")
+    assert refund is not None
+    own = WeChatSimulator().credentials()
+    await world.store.set_channel_account(
+        ChannelAccount(OTHER_MCH_ID, ChannelFamily.WECHAT, Secret(json.dumps(own)), 1)
+    )
+    inner = codec.render(
+        {"out_refund_no": refund.refund_order_id, "refund_status": "SUCCESS"}, root="root"
+    )
+    forged = codec.render({
+        "return_code": "SUCCESS", "appid": own["appid"], "mch_id": own["mch_id"],
+        "req_info": codec.encrypt_req_info(inner, own["api_key"]),
+    })  # fmt: skip
+    before = db_snapshot(world.db_path)
+
+    answer = await world.gateway.post(WX_NOTIFY, content=forged)
+
+    assert answer.status_code == 400
+    assert db_snapshot(world.db_path) == before
+    assert await world.status() is RefundStatus.PROCESSING

@@ -34,13 +34,34 @@ _RETRY: Reply = (503, b"try again later", "text/plain; charset=utf-8")
 _log = structlog.get_logger("refundgate.api")
 
 
-def _verified(parsers: list[CallbackParser], body: bytes, content_type: str) -> ChannelCallback:
-    for parser in parsers:
+Parsers = list[tuple[str | None, CallbackParser]]
+
+
+async def _belongs(deps: Deps, owner: str | None, refund_order_id: str) -> bool:
+    """Whether the account that verified a callback may speak of this refund.
+
+    A merchant knows its own account's keys, so a callback signed with them is
+    believed only about that merchant's refunds. The default account's keys
+    are the operator's alone.
+    """
+    if owner is None:
+        return True
+    return await deps.store.find_refund(owner, refund_order_id=refund_order_id) is not None
+
+
+async def _trusted(
+    deps: Deps, parsers: Parsers, body: bytes, content_type: str
+) -> ChannelCallback | None:
+    """The callback as read by the first account that verifies it and may speak of
+    its refund; None if there is none."""
+    for owner, parser in parsers:
         try:
-            return parser.parse_callback(body, content_type)
+            callback = parser.parse_callback(body, content_type)
         except CallbackInvalid:
             continue
-    raise CallbackInvalid("no account of this channel verifies the callback")
+        if await _belongs(deps, owner, callback.refund_order_id):
+            return callback
+    return None
 
 
 async def callback_answer(
@@ -51,15 +72,22 @@ async def callback_answer(
     if not parsers:
         return _NO_ACCOUNT
     try:
-        callback = _verified(parsers, body, content_type)
-    except CallbackInvalid as exc:
-        _log.warning("callback_refused", channel=family.value, reason=str(exc))
-        return parsers[0].reject_callback()
+        callback = await _trusted(deps, parsers, body, content_type)
+    except StoreError as exc:
+        _log.error("callback_not_checked", channel=family.value, error=str(exc))
+        return _RETRY
+    if callback is None:
+        _log.warning("callback_refused", channel=family.value)
+        return parsers[0][1].reject_callback()
+    return await _apply(deps, callback)
+
+
+async def _apply(deps: Deps, callback: ChannelCallback) -> Reply:
     try:
         await apply_outcome(deps, callback.refund_order_id, callback.outcome)
     except RefundNotFound:
-        # Verified, but not ours (another system on the same account): saying
-        # so would only make the channel retry for days.
+        # Verified with the default account, but not ours (another system on
+        # the same account): refusing would only make the channel retry for days.
         _log.warning("callback_unknown_refund", refund_order_id=callback.refund_order_id)
     except StoreError as exc:
         _log.error(

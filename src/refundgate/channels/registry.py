@@ -182,15 +182,18 @@ class AccountRegistry:
                 return self._connector_of(key, account)
         return self._fallback[family]
 
-    async def callback_parsers(self, family: ChannelFamily) -> list[CallbackParser]:
-        """The connectors of every account of ``family`` that can read callbacks."""
+    async def callback_parsers(
+        self, family: ChannelFamily
+    ) -> list[tuple[str | None, CallbackParser]]:
+        """The connectors of every account of ``family`` that can read callbacks,
+        each with the merchant that owns the account (None: the default)."""
         await self._refresh()
         parsers = []
         for key, account in sorted(self._loaded.items(), key=lambda item: str(item[0][0])):
             if key[1] is family:
                 connector = self._connector_of(key, account)
                 if hasattr(connector, "parse_callback"):
-                    parsers.append(connector)
+                    parsers.append((key[0], connector))
         return parsers  # type: ignore[return-value]
 
     async def aclose(self) -> None:
