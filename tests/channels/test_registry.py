@@ -100,3 +100,17 @@ def test_unusable_credentials_are_a_value_error_without_the_secret(credentials: 
     with pytest.raises(ValueError, match=r"alipay|JSON|object") as caught:
         build_connector(account)
     assert "PRIVATE" not in str(caught.value)
+
+
+async def test_a_broken_account_does_not_hide_the_others_callbacks(
+    sandbox: ChannelRegistry,
+) -> None:
+    from refundgate.sandbox.unionpay.simulator import UnionPaySimulator
+
+    fields = {**UnionPaySimulator().credentials(), "notify_url": "http://gw.test/n"}
+    good = ChannelAccount(None, ChannelFamily.UNIONPAY, Secret(json.dumps(fields)), 1)
+    broken = ChannelAccount("M1", ChannelFamily.UNIONPAY, Secret("{}"), 1)
+    registry = AccountRegistry(Accounts(good, broken), sandbox)  # type: ignore[arg-type]
+    parsers = await registry.callback_parsers(ChannelFamily.UNIONPAY)
+    assert [owner for owner, _ in parsers] == [None]
+    await registry.aclose()

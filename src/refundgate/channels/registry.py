@@ -190,10 +190,15 @@ class AccountRegistry:
         await self._refresh()
         parsers = []
         for key, account in sorted(self._loaded.items(), key=lambda item: str(item[0][0])):
-            if key[1] is family:
+            if key[1] is not family:
+                continue
+            try:
                 connector = self._connector_of(key, account)
-                if hasattr(connector, "parse_callback"):
-                    parsers.append((key[0], connector))
+            except ValueError as exc:  # one broken account must not silence the others
+                _log.error("channel_account_unusable", mch_id=key[0], error=str(exc))
+                continue
+            if hasattr(connector, "parse_callback"):
+                parsers.append((key[0], connector))
         return parsers  # type: ignore[return-value]
 
     async def aclose(self) -> None:
