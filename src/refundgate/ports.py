@@ -279,3 +279,7 @@ class ChannelResolver(Protocol):
         """Every connector of ``family`` that may have sent a callback, with the
         merchant whose account it is (None: the gateway's default account)."""
         ...
+
+    async def aclose(self) -> None:
+        """Close the connectors' HTTP clients (at shutdown)."""
+        ...

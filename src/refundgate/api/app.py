@@ -104,6 +104,8 @@ class GatewayApp:
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.deps.store.close()
+                if self.deps.resolver is not None:
+                    await self.deps.resolver.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
