@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import shutil
 import tempfile
 import time
@@ -61,7 +62,7 @@ class Store:
 
     def __init__(self, name: str, args: argparse.Namespace, work: Path) -> None:
         self.name, self.args, self.work = name, args, work
-        self.pg_db = "refundgate_bench"
+        self.pg_db = f"refundgate_bench_{os.getpid()}"  # runs side by side do not collide
 
     @property
     def product_url(self) -> str:

@@ -21,6 +21,7 @@ conflicts behave as with one transaction each.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sqlite3
 import time
@@ -122,8 +123,15 @@ class _Write(Generic[T]):
 
     work: Callable[[sqlite3.Connection], T]
     durable: bool
+    settled: asyncio.Future[None]  # of the caller's loop, resolved after the batch ends
     result: T | None = None
     error: BaseException | None = None
+
+
+def _settle(writes: list[_Write[Any]]) -> None:
+    for write in writes:
+        if not write.settled.done():  # a caller that went away leaves a cancelled future
+            write.settled.set_result(None)
 
 
 def _attempt(connection: sqlite3.Connection, write: _Write[Any]) -> None:
@@ -150,6 +158,7 @@ class SqliteStore:
         self._connection: sqlite3.Connection | None = None
         # Appended on the event loop, drained on the writer thread (deque ops are atomic).
         self._pending: deque[_Write[Any]] = deque()
+        self._flush_scheduled = False
 
     # -- plumbing ---------------------------------------------------------
 
@@ -185,10 +194,29 @@ class SqliteStore:
             time.sleep(0.005)
 
     def _flush(self) -> None:
-        """Run every waiting write as one transaction (on the writer thread)."""
+        """Run every waiting write as one transaction, then wake their callers (writer thread)."""
+        # Cleared before draining: a write queued from now on schedules a flush of
+        # its own; one queued before is in this batch. At worst a flush finds nothing.
+        self._flush_scheduled = False
         batch = [self._pending.popleft() for _ in range(len(self._pending))]
         if not batch:
-            return  # an earlier flush already took this caller's write
+            return
+        try:
+            self._run_batch(batch)
+        except Exception as exc:  # no connection, a failed PRAGMA: the batch did not run
+            for write in batch:
+                write.error = write.error or exc
+        finally:
+            # One wake-up per loop and batch, not one per write: that is most of the
+            # saving on the event loop's side.
+            by_loop: dict[asyncio.AbstractEventLoop, list[_Write[Any]]] = {}
+            for write in batch:
+                by_loop.setdefault(write.settled.get_loop(), []).append(write)
+            for loop, writes in by_loop.items():
+                with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits
+                    loop.call_soon_threadsafe(_settle, writes)
+
+    def _run_batch(self, batch: list[_Write[Any]]) -> None:
         connection = self._connect()
         durable = any(write.durable for write in batch)
         if not durable:
@@ -229,11 +257,16 @@ class SqliteStore:
 
     async def _write(self, work: Callable[[sqlite3.Connection], T], *, durable: bool = True) -> T:
         """Run ``work`` in the next batch; return once that batch is committed."""
-        write = _Write(work, durable)
+        write = _Write(work, durable, asyncio.get_running_loop().create_future())
         self._pending.append(write)
-        # The executor has one thread and runs calls in order: when this flush
-        # returns, this write was in it or in an earlier batch, and is settled.
-        await self._run(self._flush)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            try:
+                self._executor.submit(self._flush)
+            except RuntimeError:  # the store is closed
+                self._flush_scheduled = False
+                raise
+        await write.settled
         if isinstance(write.error, sqlite3.Error):
             error = write.error
             raise StoreError(f"sqlite: {type(error).__name__}: {error}") from error
