@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import click
 import uvicorn
+from sqlalchemy.engine import make_url
 from uvicorn.supervisors import Multiprocess
 
 from refundgate.bootstrap import configure_logging, open_store
@@ -48,6 +49,11 @@ def _database_option(command: F) -> F:
         default=None,
         help=f"Database URL [default: {DEFAULT_DATABASE_URL}].",
     )(command)
+
+
+def _shown(database_url: str) -> str:
+    """``database_url`` fit to print: a password in it is masked."""
+    return make_url(database_url).render_as_string(hide_password=True)
 
 
 def _settings(ctx: click.Context, database_url: str | None) -> Settings:
@@ -104,7 +110,7 @@ def init(ctx: click.Context, database_url: str | None) -> None:
     """Create or upgrade the database schema."""
     settings = _settings(ctx, database_url)
     _with_store(settings, _migrated)
-    click.echo(f"database ready: {settings.database_url}")
+    click.echo(f"database ready: {_shown(settings.database_url)}")
 
 
 @cli.group()

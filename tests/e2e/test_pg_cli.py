@@ -59,3 +59,12 @@ def test_an_unreachable_database_is_one_clear_line_and_a_failure(
     assert "database unavailable: postgresql:" in line
     assert "refused" in line.lower() or "connect" in line.lower()
     assert "pw-not-shown" not in result.stderr + result.stdout
+
+
+def test_init_never_prints_the_database_password(tmp_path: Path, pg_url: str) -> None:
+    with_password = pg_url.replace("postgresql://postgres@", "postgresql://postgres:pw-hidden@")
+    assert with_password != pg_url  # trust authentication ignores the password
+    result = run_cli("init", cwd=tmp_path, env=clean_env(REFUNDGATE_DATABASE_URL=with_password))
+    assert result.returncode == 0, result.stderr
+    assert "pw-hidden" not in result.stdout + result.stderr
+    assert result.stdout.startswith("database ready: postgresql://postgres:***@")
