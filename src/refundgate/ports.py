@@ -42,8 +42,15 @@ __all__ = [
     "ChannelResolver",
     "ChannelResult",
     "Clock",
+    "DeliveryAttempt",
+    "DeliveryRecord",
+    "DeliveryResult",
     "IdFactory",
+    "LeasedNotification",
     "NotSent",
+    "NotificationSender",
+    "NotificationState",
+    "NotificationStore",
     "OutcomeUnknown",
     "RefundStore",
     "Reservation",
@@ -169,7 +176,112 @@ class Transition:
     detail: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
 
-class RefundStore(Protocol):
+class NotificationState(enum.Enum):
+    """Where an outbox row stands (PROTOCOL.md, "Refund notification")."""
+
+    PENDING = "PENDING"
+    DELIVERED = "DELIVERED"
+    GAVE_UP = "GAVE_UP"
+
+
+@dataclass(frozen=True, slots=True)
+class LeasedNotification:
+    """An outbox row that one worker holds until ``lease`` is recorded or expires.
+
+    ``refund_status`` is the stored text, checked by the notifier: a row that
+    cannot be read is recorded as a failed attempt, not a crash of the loop.
+    """
+
+    notification_id: int
+    refund_order_id: str
+    mch_id: str
+    notify_url: str
+    refund_status: str
+    attempts: int
+    lease: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryResult:
+    """What a merchant's endpoint answered, or why nothing was answered.
+
+    ``body`` is an excerpt, bounded by the sender; ``error`` names a refused
+    destination, a timeout or a connection failure (then ``status_code`` is None).
+    """
+
+    status_code: int | None
+    body: str = ""
+    error: str | None = None
+
+    @property
+    def acknowledged(self) -> bool:
+        """A 2xx answer whose body is ``success`` (any case, surrounding whitespace ignored)."""
+        ok = self.status_code is not None and 200 <= self.status_code < 300
+        return ok and self.error is None and self.body.strip().lower() == "success"
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryAttempt:
+    """One delivery attempt, as the delivery log keeps it (no secret in it)."""
+
+    notification_id: int
+    attempt: int
+    at: int
+    url: str
+    http_status: int | None
+    response_excerpt: str | None
+    error: str | None
+    outcome: NotificationState
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRecord:
+    """A delivery log line with the refund it was about, for operators."""
+
+    refund_order_id: str
+    mch_id: str
+    attempt: DeliveryAttempt
+
+
+class NotificationSender(Protocol):
+    """Delivers one signed form to a merchant's ``notifyUrl``."""
+
+    async def send(self, url: str, form: Mapping[str, str]) -> DeliveryResult:
+        """POST ``form``; never raises for the merchant's failures (they are the result)."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+class NotificationStore(Protocol):
+    """The notification outbox and its delivery log."""
+
+    async def lease_notifications(
+        self, now: int, *, limit: int, lease_ms: int, refund_order_id: str | None = None
+    ) -> list[LeasedNotification]:
+        """Take up to ``limit`` due PENDING rows for ``lease_ms``: no other worker gets
+        them meanwhile (``FOR UPDATE SKIP LOCKED`` on PostgreSQL)."""
+        ...
+
+    async def record_delivery(
+        self, attempt: DeliveryAttempt, *, lease: str, next_attempt_at: int
+    ) -> bool:
+        """Append ``attempt`` to the log and, if ``lease`` still holds the row, set its
+        state (``attempt.outcome``), attempts and next attempt; whether it held."""
+        ...
+
+    async def reopen_notifications(self, refund_order_id: str, now: int) -> int:
+        """Make the refund's notifications due at ``now`` with a fresh schedule; how many."""
+        ...
+
+    async def notification_deliveries(
+        self, refund_order_id: str | None = None, *, limit: int = 100
+    ) -> list[DeliveryRecord]:
+        """The latest delivery log lines, newest first."""
+        ...
+
+
+class RefundStore(NotificationStore, Protocol):
     """Durable state of the refund path. Each method is one transaction."""
 
     async def access(self, mch_id: str, login_name: str | None) -> Access | None:

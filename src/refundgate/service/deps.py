@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from refundgate.ports import ChannelRegistry, ChannelResolver, Clock, IdFactory, RefundStore
+from refundgate.ports import (
+    ChannelRegistry,
+    ChannelResolver,
+    Clock,
+    IdFactory,
+    NotificationSender,
+    RefundStore,
+)
 
 __all__ = ["Deps"]
 
@@ -12,7 +19,8 @@ __all__ = ["Deps"]
 @dataclass(frozen=True, slots=True)
 class Deps:
     """The ports of the use cases. ``resolver``, when given, picks each merchant's
-    connector (channel accounts); else ``channels`` serves every merchant."""
+    connector (channel accounts); else ``channels`` serves every merchant.
+    ``notifier`` delivers the notification outbox; without it nothing is sent."""
 
     store: RefundStore
     channels: ChannelRegistry
@@ -20,3 +28,4 @@ class Deps:
     ids: IdFactory
     channel_timeout_s: float = 10.0
     resolver: ChannelResolver | None = None
+    notifier: NotificationSender | None = None

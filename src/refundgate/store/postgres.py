@@ -43,7 +43,16 @@ from refundgate.domain.errors import (
 from refundgate.domain.merchant import Merchant, Operator
 from refundgate.domain.model import BalanceChange, PayOrder, Refund, RefundDraft, RefundStatus
 from refundgate.domain.rules import check_refund
-from refundgate.ports import Access, ChannelAccount, Reservation, StoreError, Transition
+from refundgate.ports import (
+    Access,
+    ChannelAccount,
+    DeliveryAttempt,
+    DeliveryRecord,
+    LeasedNotification,
+    Reservation,
+    StoreError,
+    Transition,
+)
 from refundgate.store.accounts import (
     ACCOUNT_COLUMNS,
     account_from_row,
@@ -52,6 +61,18 @@ from refundgate.store.accounts import (
     upsert_account,
 )
 from refundgate.store.migrate import upgrade
+from refundgate.store.outbox import (
+    DELIVERY_COLUMNS,
+    INSERT_DELIVERY,
+    LEASED_COLUMNS,
+    REOPEN,
+    SET_DELIVERY_STATE,
+    delivery_from_row,
+    delivery_values,
+    leased_from_row,
+    new_lease,
+    numbered,
+)
 from refundgate.store.rows import (
     MERCHANT_COLUMNS,
     ORDER_COLUMNS,
@@ -189,6 +210,27 @@ INSERT INTO notifications (refund_order_id, mch_id, notify_url, refund_status, s
 SELECT $1, m.mch_id, COALESCE($3, m.notify_url), $4, 'PENDING', $5, $5
 FROM merchants AS m
 WHERE m.mch_id = $2 AND COALESCE($3, m.notify_url) IS NOT NULL
+"""
+# $1 now, $2 limit, $3 lease_ms, $4 lease token, $5 refund_order_id or NULL. SKIP LOCKED:
+# concurrent workers each take other rows; the pushed next_attempt_at keeps them off
+# the taken ones after the commit.
+_LEASE_NOTIFICATIONS = f"""
+UPDATE notifications AS n SET lease_token = $4, next_attempt_at = $1 + $3
+FROM (
+    SELECT notification_id FROM notifications
+    WHERE state = 'PENDING' AND next_attempt_at <= $1
+      AND ($5::text IS NULL OR refund_order_id = $5)
+    ORDER BY next_attempt_at, notification_id
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+) AS due
+WHERE n.notification_id = due.notification_id
+RETURNING {", ".join("n." + column.strip() for column in LEASED_COLUMNS.split(","))}
+"""
+_LIST_DELIVERIES = f"""
+SELECT {DELIVERY_COLUMNS} FROM notification_deliveries
+WHERE $1::text IS NULL OR refund_order_id = $1
+ORDER BY delivery_id DESC LIMIT $2
 """
 _INSERT_MERCHANT = """
 INSERT INTO merchants (mch_id, name, status, sign_key, previous_key,
@@ -494,3 +536,45 @@ class PostgresStore:
         )
         if not str(changed).endswith(" 1"):
             raise MerchantNotFound(str(account.mch_id))
+
+    # -- notification outbox ------------------------------------------------
+
+    async def lease_notifications(
+        self, now: int, *, limit: int, lease_ms: int, refund_order_id: str | None = None
+    ) -> list[LeasedNotification]:
+        rows = await self._call(
+            lambda connection: connection.fetch(
+                _LEASE_NOTIFICATIONS, now, limit, lease_ms, new_lease(), refund_order_id
+            )
+        )
+        leased = [leased_from_row(row) for row in rows]
+        return sorted(leased, key=lambda row: row.notification_id)
+
+    async def record_delivery(
+        self, attempt: DeliveryAttempt, *, lease: str, next_attempt_at: int
+    ) -> bool:
+        async def work(connection: Connection) -> bool:
+            async with connection.transaction():
+                await connection.execute(numbered(INSERT_DELIVERY), *delivery_values(attempt))
+                status = await connection.execute(
+                    numbered(SET_DELIVERY_STATE),
+                    attempt.outcome.value, attempt.attempt, next_attempt_at,
+                    attempt.notification_id, lease,
+                )  # fmt: skip
+                return bool(status.endswith(" 1"))
+
+        return await self._call(work)
+
+    async def reopen_notifications(self, refund_order_id: str, now: int) -> int:
+        status = await self._call(
+            lambda connection: connection.execute(numbered(REOPEN), now, refund_order_id)
+        )
+        return int(str(status).rsplit(" ", 1)[1])
+
+    async def notification_deliveries(
+        self, refund_order_id: str | None = None, *, limit: int = 100
+    ) -> list[DeliveryRecord]:
+        rows = await self._call(
+            lambda connection: connection.fetch(_LIST_DELIVERIES, refund_order_id, limit)
+        )
+        return [delivery_from_row(row) for row in rows]

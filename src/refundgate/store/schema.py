@@ -27,6 +27,7 @@ __all__ = [
     "channel_accounts",
     "merchants",
     "metadata",
+    "notification_deliveries",
     "notifications",
     "operators",
     "pay_orders",
@@ -161,6 +162,26 @@ notifications = Table(
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("next_attempt_at", BigInteger, nullable=False),
     Column("created_at", BigInteger, nullable=False),
+    # The worker holding the row: set by a lease, cleared when its attempt is recorded.
+    Column("lease_token", String(32)),
     UniqueConstraint("refund_order_id", "refund_status", name="uq_notifications_refund_status"),
     Index("ix_notifications_due", "state", "next_attempt_at"),
+)
+
+#: The delivery log: one row per attempt, with a bounded excerpt of the answer.
+notification_deliveries = Table(
+    "notification_deliveries",
+    metadata,
+    Column("delivery_id", Integer, primary_key=True, autoincrement=True),
+    Column("notification_id", Integer, nullable=False),
+    Column("mch_id", String(30), nullable=False),
+    Column("refund_order_id", String(32), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Column("url", String(200), nullable=False),
+    Column("http_status", Integer),
+    Column("response_excerpt", String(256)),
+    Column("error", String(256)),
+    Column("outcome", String(16), nullable=False),
+    Index("ix_notification_deliveries_refund", "refund_order_id", "delivery_id"),
 )

@@ -45,7 +45,16 @@ from refundgate.domain.errors import (
 from refundgate.domain.merchant import Merchant, Operator
 from refundgate.domain.model import BalanceChange, PayOrder, Refund, RefundDraft, RefundStatus
 from refundgate.domain.rules import check_refund
-from refundgate.ports import Access, ChannelAccount, Reservation, StoreError, Transition
+from refundgate.ports import (
+    Access,
+    ChannelAccount,
+    DeliveryAttempt,
+    DeliveryRecord,
+    LeasedNotification,
+    Reservation,
+    StoreError,
+    Transition,
+)
 from refundgate.store.accounts import (
     ACCOUNT_COLUMNS,
     account_from_row,
@@ -54,6 +63,17 @@ from refundgate.store.accounts import (
     upsert_account,
 )
 from refundgate.store.migrate import upgrade
+from refundgate.store.outbox import (
+    DELIVERY_COLUMNS,
+    INSERT_DELIVERY,
+    LEASED_COLUMNS,
+    REOPEN,
+    SET_DELIVERY_STATE,
+    delivery_from_row,
+    delivery_values,
+    leased_from_row,
+    new_lease,
+)
 from refundgate.store.rows import (
     MERCHANT_COLUMNS,
     ORDER_COLUMNS,
@@ -542,3 +562,71 @@ class SqliteStore:
             connection.execute(upsert_account("VALUES (?, ?, ?, ?, ?)"), account_values(account))
 
         await self._write(work)
+
+    # -- notification outbox ------------------------------------------------
+
+    async def lease_notifications(
+        self, now: int, *, limit: int, lease_ms: int, refund_order_id: str | None = None
+    ) -> list[LeasedNotification]:
+        # One writer at a time (BEGIN IMMEDIATE): two processes never take one row.
+        def work(connection: sqlite3.Connection) -> list[LeasedNotification]:
+            lease = new_lease()
+            ids = [
+                row[0]
+                for row in connection.execute(
+                    "SELECT notification_id FROM notifications WHERE state = 'PENDING'"
+                    " AND next_attempt_at <= ? AND (? IS NULL OR refund_order_id = ?)"
+                    " ORDER BY next_attempt_at, notification_id LIMIT ?",
+                    (now, refund_order_id, refund_order_id, limit),
+                )
+            ]
+            leased = []
+            for notification_id in ids:
+                connection.execute(
+                    "UPDATE notifications SET lease_token = ?, next_attempt_at = ?"
+                    " WHERE notification_id = ?",
+                    (lease, now + lease_ms, notification_id),
+                )
+                row = connection.execute(
+                    f"SELECT {LEASED_COLUMNS} FROM notifications WHERE notification_id = ?",
+                    (notification_id,),
+                ).fetchone()
+                leased.append(leased_from_row(row))
+            return leased
+
+        return await self._write(work)
+
+    async def record_delivery(
+        self, attempt: DeliveryAttempt, *, lease: str, next_attempt_at: int
+    ) -> bool:
+        def work(connection: sqlite3.Connection) -> bool:
+            connection.execute(INSERT_DELIVERY, delivery_values(attempt))
+            changed = connection.execute(
+                SET_DELIVERY_STATE,
+                (
+                    attempt.outcome.value, attempt.attempt, next_attempt_at,
+                    attempt.notification_id, lease,
+                ),
+            )  # fmt: skip
+            return changed.rowcount == 1
+
+        return await self._write(work)
+
+    async def reopen_notifications(self, refund_order_id: str, now: int) -> int:
+        def work(connection: sqlite3.Connection) -> int:
+            return connection.execute(REOPEN, (now, refund_order_id)).rowcount
+
+        return await self._write(work)
+
+    async def notification_deliveries(
+        self, refund_order_id: str | None = None, *, limit: int = 100
+    ) -> list[DeliveryRecord]:
+        def work(connection: sqlite3.Connection) -> list[DeliveryRecord]:
+            rows = connection.execute(
+                f"SELECT {DELIVERY_COLUMNS} FROM notification_deliveries"
+                " WHERE ? IS NULL OR refund_order_id = ? ORDER BY delivery_id DESC LIMIT ?",
+                (refund_order_id, refund_order_id, limit),
+            ).fetchall()
+            return [delivery_from_row(row) for row in rows]
+
+        return await self._run(lambda: self._read(work))
