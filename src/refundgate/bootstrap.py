@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Mapping
 from typing import TextIO
 
 import structlog
@@ -14,6 +15,7 @@ from refundgate.channels.registry import AccountRegistry
 from refundgate.config import Settings
 from refundgate.ports import AdminStore
 from refundgate.sandbox import SandboxLedger, sandbox_channels
+from refundgate.sandbox.default_run import sandbox_accounts
 from refundgate.service import Deps
 from refundgate.store.postgres import PostgresStore
 from refundgate.store.sqlite import SqliteStore
@@ -34,12 +36,15 @@ def open_store(database_url: str, *, pool_size: int = 10) -> AdminStore:
     )
 
 
-def build_deps(settings: Settings) -> Deps:
+def build_deps(settings: Settings, *, environ: Mapping[str, str] | None = None) -> Deps:
     ledger = SandboxLedger(settings.sandbox_ledger)
     store = open_store(settings.database_url, pool_size=settings.db_pool_size)
     sandbox = sandbox_channels(ledger)
+    # In the embedded default run, `serve` runs the simulators and says where (environ):
+    # the demo merchant's refunds go to them through the real connectors.
+    accounts = sandbox_accounts(store, environ or {}) or store
     # Real connectors where a channel account exists; the in-process sandbox otherwise.
-    resolver = AccountRegistry(store, sandbox, timeout_s=settings.channel_timeout_s)
+    resolver = AccountRegistry(accounts, sandbox, timeout_s=settings.channel_timeout_s)
     return Deps(
         store=store,
         channels=sandbox,
@@ -50,8 +55,8 @@ def build_deps(settings: Settings) -> Deps:
     )
 
 
-def build_app(settings: Settings) -> GatewayApp:
-    return GatewayApp(build_deps(settings))
+def build_app(settings: Settings, *, environ: Mapping[str, str] | None = None) -> GatewayApp:
+    return GatewayApp(build_deps(settings, environ=environ))
 
 
 def configure_logging(level: str, stream: TextIO | None = None) -> None:
@@ -74,4 +79,4 @@ def app_from_environment() -> GatewayApp:
     """App factory for server worker processes: settings from the environment."""
     settings = Settings.from_mapping(os.environ)
     configure_logging(settings.log_level)
-    return build_app(settings)
+    return build_app(settings, environ=os.environ)

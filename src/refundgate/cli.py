@@ -33,7 +33,9 @@ from refundgate.domain.secret import Secret
 from refundgate.ports import AdminStore, StoreError
 from refundgate.protocol.errors import ProtocolError
 from refundgate.protocol.fields import MAX_AMOUNT, REFUND_FIELDS, is_notify_url
-from refundgate.sandbox.demo import DemoData, seed_demo
+from refundgate.sandbox.default_run import DefaultRun, open_default_run
+from refundgate.sandbox.default_run import environment as sandbox_environment
+from refundgate.sandbox.demo import DemoData
 from refundgate.system import SystemClock
 
 __all__ = ["cli", "main"]
@@ -260,10 +262,18 @@ def order_add(
     click.echo(f"order {pay_order_id} added{refundable}")
 
 
-async def _prepare(store: AdminStore) -> DemoData | None:
-    if await store.merchant_count():
-        return None
-    return await seed_demo(store, now=_now())
+async def _default_run(
+    store: AdminStore, settings: Settings
+) -> tuple[DefaultRun | None, DemoData | None]:
+    return await open_default_run(
+        store, database_url=settings.database_url, environ=os.environ, now=_now()
+    )
+
+
+def _loopback(host: str, port: int) -> str:
+    """The gateway's own address for channel callbacks (loopback when bound to all)."""
+    host = "127.0.0.1" if host in ("", "0.0.0.0", "::") else host  # noqa: S104 (a comparison)
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def _print_demo(demo: DemoData, base_url: str) -> None:
@@ -301,7 +311,10 @@ def serve(ctx: click.Context, host: str, port: int, workers: int, database_url: 
     # Bind first: a start that cannot listen must not spend the one-time demo key.
     sock = config.bind_socket()
     bound_port = sock.getsockname()[1]
-    demo = _with_store(settings, _prepare)
+    run, demo = _with_store(settings, lambda store: _default_run(store, settings))
+    if run is not None:  # the embedded default run: the demo's channels are the simulators
+        os.environ.update(sandbox_environment(run, _loopback(host, bound_port)))
+        click.echo(f"channel simulators on {run.base_url}/{{wechat,alipay,unionpay}}", err=True)
     if demo is not None:
         _print_demo(demo, f"http://{host}:{bound_port}")
     click.echo(
@@ -315,6 +328,9 @@ def serve(ctx: click.Context, host: str, port: int, workers: int, database_url: 
             Multiprocess(config, sockets=[sock]).run()
     except KeyboardInterrupt:
         pass
+    finally:
+        if run is not None:
+            run.stop()
     if workers == 1 and not server.started:
         raise click.ClickException("the server did not start (see the log above)")
 

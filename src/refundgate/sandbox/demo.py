@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from refundgate.domain.merchant import Merchant, Operator
@@ -12,7 +13,7 @@ from refundgate.domain.secret import Secret
 from refundgate.ports import AdminStore
 from refundgate.protocol.signing import sign
 
-__all__ = ["DemoData", "seed_demo"]
+__all__ = ["DEMO_MCH_ID", "DEMO_ORDERS", "DemoData", "seed_demo"]
 
 DEMO_MCH_ID = "10000001"
 DEMO_LOGIN_NAME = "demo"
@@ -26,6 +27,8 @@ _ORDERS = (
     ("DEMO-WX-FAIL", "WX_NATIVE", 5_000, SandboxOutcome.FAIL),
     ("DEMO-UPI-TIMEOUT", "UPI_QR", 5_000, SandboxOutcome.TIMEOUT),
 )
+#: The demo orders: (pay order id, channel id, amount in cents, sandbox outcome).
+DEMO_ORDERS = _ORDERS
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,8 +55,15 @@ class DemoData:
         return f"curl -s {base_url}/v1/refund_order --data-urlencode 'params={params}'"
 
 
-async def seed_demo(store: AdminStore, *, now: int) -> DemoData:
-    """Add the demo merchant, its operator and one paid order per family and outcome."""
+async def seed_demo(
+    store: AdminStore, *, now: int, channel_order_nos: Mapping[str, str] | None = None
+) -> DemoData:
+    """Add the demo merchant, its operator and one paid order per family and outcome.
+
+    ``channel_order_nos`` gives orders the channel's own payment number (the
+    simulators' trade numbers in the default run: UnionPay refunds need one).
+    """
+    numbers = channel_order_nos or {}
     key = Secret(secrets.token_hex(16).upper())
     await store.add_merchant(Merchant(DEMO_MCH_ID, key, name="Demo merchant"), now=now)
     await store.add_operator(Operator(DEMO_MCH_ID, DEMO_LOGIN_NAME), now=now)
@@ -66,6 +76,7 @@ async def seed_demo(store: AdminStore, *, now: int) -> DemoData:
             amount=amount,
             paid_at=now,
             sandbox_outcome=outcome,
+            channel_order_no=numbers.get(pay_order_id),
         )
         await store.add_order(order)
     return DemoData(DEMO_MCH_ID, key, DEMO_LOGIN_NAME, _ORDERS)

@@ -182,7 +182,10 @@ class AlipaySimulator:
             refusal = Refusal(code, "") if code.isdigit() else Refusal("40004", code)
             return self._render(Answer(_node(REFUND), refusal.fields()), fault)
         refund, fresh = self._book(trade, amount, request_no, full_only=full_only, fault=fault)
-        if fresh and self.synchronous and not (fault and fault.fault in _LATER):
+        # A trade with its own settle delay is refunded asynchronously: the refund is
+        # committed, answered as not yet done (ACQ.SYSTEM_ERROR), and settled later.
+        later = (fault and fault.fault in _LATER) or trade.settle_delay is not None
+        if fresh and self.synchronous and not later:
             await self.sim.settle_one(refund)
         return self._render(Answer(_node(REFUND), self._refund_fields(trade, refund, fresh)), fault)
 

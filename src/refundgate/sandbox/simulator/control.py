@@ -1,7 +1,8 @@
 """The JSON control API every simulator serves under ``<prefix>/_control/``.
 
 =======  ======================  ==================================================
-POST     ``/_control/trades``    create a paid trade → 201 (409 duplicate, 400 bad)
+POST     ``/_control/trades``    create a paid trade → 201 (409 duplicate, 400 bad);
+                                 optional ``settle_delay``: its refunds settle that late
 POST     ``/_control/faults``    file a fault → 201 (404 unknown trade, 400 bad)
 GET      ``/_control/faults``    faults still filed
 GET      ``/_control/refunds``   every refund recorded
@@ -33,6 +34,8 @@ _TRADE_NO = re.compile(r"[0-9A-Za-z_\-|*@.]{1,64}")
 _CURRENCY = re.compile(r"[A-Z]{3}")
 _MAX_AMOUNT = 10**12
 _MAX_TIMES = 10_000
+#: A trade's own settle delay, at most about a year (seconds).
+_MAX_DELAY = 31_536_000
 
 
 class _BadInput(Exception):
@@ -58,6 +61,17 @@ def _int_field(payload: dict[str, Any], name: str, low: int, high: int, default:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise _BadInput(f"{name} must be an integer from {low} to {high}")
     return value
+
+
+def _delay_field(payload: dict[str, Any], name: str) -> float | None:
+    value = payload.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _BadInput(f"{name} must be seconds from 0 to {_MAX_DELAY}")
+    if not 0 <= value <= _MAX_DELAY:  # also refuses NaN
+        raise _BadInput(f"{name} must be seconds from 0 to {_MAX_DELAY}")
+    return float(value)
 
 
 def _str_field(payload: dict[str, Any], name: str, pattern: re.Pattern[str]) -> str | None:
@@ -89,6 +103,7 @@ def _trade_json(trade: Trade) -> dict[str, object]:
         "amount": trade.amount,
         "currency": trade.currency,
         "paid_at": trade.paid_at.isoformat(),
+        "settle_delay": trade.settle_delay,
     }
 
 
@@ -128,10 +143,11 @@ class _Control:
         amount = _int_field(payload, "amount", 1, _MAX_AMOUNT, None)
         currency = _str_field(payload, "currency", _CURRENCY) or "CNY"
         paid_at = _paid_at(payload, self.sim)
+        settle_delay = _delay_field(payload, "settle_delay")
         ledger = self.sim.ledger
         with ledger.atomic():
             trade_no = self.sim.channel.trade_no(out_trade_no, ledger.trade_count() + 1)
-            trade = Trade(out_trade_no, trade_no, amount, currency, paid_at)
+            trade = Trade(out_trade_no, trade_no, amount, currency, paid_at, settle_delay)
             try:
                 ledger.add_trade(trade)
             except DuplicateTrade:

@@ -149,9 +149,30 @@ class Simulator:
         refund.duplicate_callback = kind is Fault.DUPLICATE_CALLBACK
         refund.late_callback = kind is Fault.LATE_CALLBACK
         self.ledger.record(refund)
-        if self.config.settle_delay is not None:
-            self.spawn(self._settle_later(refund, self.config.settle_delay))
+        delay = self.settle_delay_of(refund)
+        if delay is not None:
+            self.spawn(self._settle_later(refund, delay))
         return refund
+
+    def settle_delay_of(self, refund: SimRefund) -> float | None:
+        """How long after it is recorded the refund settles: its trade's own delay,
+        else the configured one (None: only when told)."""
+        trade = self.ledger.trade(refund.out_trade_no)
+        if trade is not None and trade.settle_delay is not None:
+            return trade.settle_delay
+        return self.config.settle_delay
+
+    def resume(self) -> None:
+        """Restart the settle timers of refunds read back from a state file.
+
+        Call it on the running event loop (the ASGI lifespan startup does); each
+        timer starts afresh, so a refund settles at the earliest one delay after
+        the restart.
+        """
+        for refund in self.ledger.unsettled():
+            delay = self.settle_delay_of(refund)
+            if delay is not None:
+                self.spawn(self._settle_later(refund, delay))
 
     async def _settle_later(self, refund: SimRefund, delay: float) -> None:
         while refund.plan:

@@ -36,6 +36,8 @@ class Mounted:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                for sim in self.simulators:
+                    sim.resume()  # refunds read back from a state file settle again
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.aclose()

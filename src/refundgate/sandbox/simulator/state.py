@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -42,13 +42,18 @@ class DuplicateTrade(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Trade:
-    """A paid trade: the merchant's number, the channel's number, the amount paid."""
+    """A paid trade: the merchant's number, the channel's number, the amount paid.
+
+    ``settle_delay`` (seconds), when set, replaces the simulator's own delay for
+    this trade's refunds: they are accepted now and settled that much later.
+    """
 
     out_trade_no: str
     trade_no: str
     amount: int
     currency: str
     paid_at: datetime
+    settle_delay: float | None = None
 
 
 @dataclass(slots=True)
@@ -96,6 +101,27 @@ class Ledger:
         self._trades: dict[str, Trade] = {}
         self._refunds: dict[tuple[str, str], SimRefund] = {}
         self._lock = threading.RLock()
+        self._observers: list[Callable[[], None]] = []
+
+    def observe(self, changed: Callable[[], None]) -> None:
+        """Call ``changed`` (under the lock, no ``await``) after every change of the books:
+        how a state file keeps up (see :mod:`.persist`)."""
+        self._observers.append(changed)
+
+    def _changed(self) -> None:
+        for changed in self._observers:
+            changed()
+
+    def contents(self) -> tuple[list[Trade], list[SimRefund]]:
+        """Every trade and refund, in the order recorded (the objects themselves)."""
+        with self._lock:
+            return list(self._trades.values()), list(self._refunds.values())
+
+    def load(self, trades: list[Trade], refunds: list[SimRefund]) -> None:
+        """Replace the books with ``trades`` and ``refunds`` (a state file read back)."""
+        with self._lock:
+            self._trades = {t.out_trade_no: t for t in trades}
+            self._refunds = {(r.out_trade_no, r.refund_no): r for r in refunds}
 
     @contextmanager
     def atomic(self) -> Iterator[None]:
@@ -111,6 +137,7 @@ class Ledger:
             if trade.out_trade_no in self._trades:
                 raise DuplicateTrade(trade.out_trade_no)
             self._trades[trade.out_trade_no] = trade
+            self._changed()
 
     def trade(self, out_trade_no: str) -> Trade | None:
         with self._lock:
@@ -158,12 +185,14 @@ class Ledger:
             if key in self._refunds:
                 raise ValueError(f"refund {refund.refund_no} is recorded already")
             self._refunds[key] = refund
+            self._changed()
             return refund
 
     def seen_again(self, refund: SimRefund) -> SimRefund:
         """Count one more request for a recorded refund (a replay)."""
         with self._lock:
             refund.requests += 1
+            self._changed()
             return refund
 
     def advance(self, refund: SimRefund, now: datetime) -> bool:
@@ -173,6 +202,7 @@ class Ledger:
                 return False
             refund.state = refund.plan.pop(0)
             refund.settled_at = now
+            self._changed()
             return True
 
     def unsettled(self) -> list[SimRefund]:
