@@ -1,0 +1,73 @@
+"""The default run's rules: outcome scripts, where the state lives, and accounts that
+exist only while no real one is stored."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from refundgate.domain.channels import ChannelFamily
+from refundgate.domain.model import SandboxOutcome
+from refundgate.domain.secret import Secret
+from refundgate.ports import ChannelAccount
+from refundgate.sandbox.default_run import (
+    NEVER_S,
+    SCRIPTS,
+    SandboxAccounts,
+    sandbox_accounts,
+    state_path,
+)
+from refundgate.sandbox.simulator import Fault
+
+
+def test_each_sandbox_outcome_is_a_fault_script() -> None:
+    assert set(SCRIPTS) == set(SandboxOutcome)
+    assert SCRIPTS[SandboxOutcome.SUCCEED].fault is None
+    assert SCRIPTS[SandboxOutcome.SUCCEED].settle_delay is None
+    assert SCRIPTS[SandboxOutcome.PROCESSING].fault is None
+    assert 0 < (SCRIPTS[SandboxOutcome.PROCESSING].settle_delay or 0) < 60
+    assert SCRIPTS[SandboxOutcome.FAIL].fault is Fault.REJECT
+    assert SCRIPTS[SandboxOutcome.TIMEOUT].fault is Fault.TIMEOUT
+    assert SCRIPTS[SandboxOutcome.TIMEOUT].settle_delay == NEVER_S
+
+
+def test_the_state_file_sits_beside_the_sqlite_file_unless_named() -> None:
+    assert state_path("sqlite:///refundgate.db", {}) == Path("refundgate.sandbox.json")
+    assert state_path("sqlite:////srv/x/gw.db", {}) == Path("/srv/x/gw.sandbox.json")
+    named = {"REFUNDGATE_SANDBOX_STATE": "/tmp/s.json"}
+    assert state_path("sqlite:///refundgate.db", named) == Path("/tmp/s.json")
+    assert state_path("postgresql://u@h/db", {}) is None
+
+
+class Accounts:
+    def __init__(self, stored: list[ChannelAccount]) -> None:
+        self.stored = stored
+
+    async def channel_accounts(self) -> list[ChannelAccount]:
+        return list(self.stored)
+
+    async def channel_account(self, mch_id: str, family: ChannelFamily) -> ChannelAccount | None:
+        return None
+
+    async def set_channel_account(self, account: ChannelAccount) -> None:
+        self.stored.append(account)
+
+
+def _account(mch_id: str | None) -> ChannelAccount:
+    return ChannelAccount(mch_id, ChannelFamily.ALIPAY, Secret("{}"), updated_at=1)
+
+
+async def test_sandbox_accounts_serve_only_while_no_account_is_stored() -> None:
+    store = Accounts([])
+    sandbox = [_account("10000001")]
+    accounts = SandboxAccounts(store, sandbox)
+
+    assert await accounts.channel_accounts() == sandbox
+
+    await accounts.set_channel_account(_account(None))  # production configured
+
+    assert await accounts.channel_accounts() == [_account(None)]
+
+
+def test_without_serve_s_variables_there_are_no_sandbox_accounts() -> None:
+    assert sandbox_accounts(Accounts([]), {}) is None
+    assert sandbox_accounts(Accounts([]), {"REFUNDGATE_SANDBOX_URL": "http://x"}) is None
