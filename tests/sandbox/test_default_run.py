@@ -13,6 +13,7 @@ from refundgate.sandbox.default_run import (
     NEVER_S,
     SCRIPTS,
     SandboxAccounts,
+    is_default_run,
     sandbox_accounts,
     state_path,
 )
@@ -71,3 +72,23 @@ async def test_sandbox_accounts_serve_only_while_no_account_is_stored() -> None:
 def test_without_serve_s_variables_there_are_no_sandbox_accounts() -> None:
     assert sandbox_accounts(Accounts([]), {}) is None
     assert sandbox_accounts(Accounts([]), {"REFUNDGATE_SANDBOX_URL": "http://x"}) is None
+
+
+class Store(Accounts):
+    def __init__(self, merchants: list[str], stored: list[ChannelAccount]) -> None:
+        super().__init__(stored)
+        self.merchants = merchants
+
+    async def merchant_count(self) -> int:
+        return len(self.merchants)
+
+    async def access(self, mch_id: str, login_name: str | None) -> object | None:
+        return object() if mch_id in self.merchants else None
+
+
+async def test_simulators_run_for_the_demo_only_while_no_account_is_stored() -> None:
+    assert await is_default_run(Store([], [])) == (True, True)  # type: ignore[arg-type]
+    assert await is_default_run(Store(["10000001"], [])) == (True, False)  # type: ignore[arg-type]
+    configured = Store(["10000001"], [_account(None)])
+    assert await is_default_run(configured) == (False, False)  # type: ignore[arg-type]
+    assert await is_default_run(Store(["M1"], [])) == (False, False)  # type: ignore[arg-type]
