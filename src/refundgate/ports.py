@@ -47,11 +47,13 @@ __all__ = [
     "DeliveryResult",
     "IdFactory",
     "LeasedNotification",
+    "NoSuchRefund",
     "NotSent",
     "NotificationSender",
     "NotificationState",
     "NotificationStore",
     "OutcomeUnknown",
+    "RefundEvent",
     "RefundStore",
     "Reservation",
     "StoreError",
@@ -73,6 +75,11 @@ class NotSent(ChannelError):
 
 class OutcomeUnknown(ChannelError):
     """The channel may have applied the request; query it with the same key."""
+
+
+class NoSuchRefund(OutcomeUnknown):
+    """The channel has no refund under this key: it never arrived, or failed
+    before being kept. Sending it again (with the same key) is safe."""
 
 
 class CallbackInvalid(ChannelError):
@@ -316,6 +323,26 @@ class RefundStore(NotificationStore, Protocol):
 
     async def close(self) -> None: ...
 
+    async def get_refund(self, refund_order_id: str) -> Refund | None:
+        """The refund with our id ``refund_order_id``, whoever's it is."""
+        ...
+
+    async def lease_due(
+        self, now: int, *, limit: int, lease_ms: int, pending_grace_ms: int, first_check_ms: int
+    ) -> list[Refund]:
+        """Take up to ``limit`` PENDING and PROCESSING refunds due at ``now`` and push
+        their ``next_check_at`` to ``now + lease_ms``, in one short transaction: no other
+        worker gets them meanwhile (``FOR UPDATE SKIP LOCKED`` on PostgreSQL).
+
+        A refund never scheduled is due ``pending_grace_ms`` after its creation
+        (PENDING) or ``first_check_ms`` after its last change (PROCESSING).
+        """
+        ...
+
+    async def schedule_check(self, refund_order_id: str, status: RefundStatus, at: int) -> bool:
+        """Set the refund's next check to ``at`` if it is still ``status``; whether it was."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class ChannelAccount:
@@ -360,6 +387,30 @@ class AdminStore(RefundStore, ChannelAccounts, Protocol):
     async def add_order(self, order: PayOrder) -> None: ...
 
     async def merchant_count(self) -> int: ...
+
+    async def list_refunds(
+        self, *, status: RefundStatus | None = None, mch_id: str | None = None, limit: int = 100
+    ) -> list[Refund]:
+        """Refunds, newest first, optionally of one status and one merchant."""
+        ...
+
+    async def refund_events(self, refund_order_id: str) -> list[RefundEvent]:
+        """The refund's events, oldest first."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class RefundEvent:
+    """One line of a refund's history (G6): who, what, when."""
+
+    at: int
+    kind: str
+    from_status: str | None
+    to_status: str
+    login_name: str | None
+    client_ip: str | None
+    reason: str
+    detail: str | None
 
 
 class Clock(Protocol):

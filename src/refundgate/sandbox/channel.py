@@ -19,7 +19,13 @@ import threading
 
 from refundgate.domain.channels import ChannelFamily
 from refundgate.domain.model import SandboxOutcome
-from refundgate.ports import ChannelOutcome, ChannelRefund, ChannelResult, OutcomeUnknown
+from refundgate.ports import (
+    ChannelOutcome,
+    ChannelRefund,
+    ChannelResult,
+    NoSuchRefund,
+    OutcomeUnknown,
+)
 from refundgate.sandbox.ledger import SandboxCall, SandboxLedger
 
 __all__ = ["SandboxChannel", "sandbox_channels"]
@@ -77,12 +83,24 @@ class SandboxChannel:
         )  # fmt: skip
         return ChannelOutcome(result, channel_refund_id=self._channel_id(request), code="SUCCESS")
 
-    async def query(self, request: ChannelRefund) -> ChannelOutcome:
+    def _known(self, refund_order_id: str) -> SandboxOutcome | None:
+        """What this channel did with the refund, remembered or (after a restart of
+        the process) read back from the ledger file, as a real channel keeps it."""
         with self._lock:
-            outcome = self._refunds.get(request.refund.refund_order_id)
+            outcome = self._refunds.get(refund_order_id)
+        if outcome is not None:
+            return outcome
+        call = self._ledger.first_refund(refund_order_id)
+        if call is None or call.family != self.family.value:
+            return None
+        with self._lock:
+            return self._refunds.setdefault(refund_order_id, SandboxOutcome(call.answer))
+
+    async def query(self, request: ChannelRefund) -> ChannelOutcome:
+        outcome = self._known(request.refund.refund_order_id)
         self._record("query", request, outcome.value if outcome else "not_found")
         if outcome is None:
-            raise OutcomeUnknown("sandbox: no such refund (yet)")
+            raise NoSuchRefund("sandbox: no such refund")
         if outcome is SandboxOutcome.FAIL:
             code, message = _REFUSALS[self.family]
             return ChannelOutcome(ChannelResult.FAILED, code=code, message=message)

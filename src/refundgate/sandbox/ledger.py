@@ -55,6 +55,15 @@ class SandboxLedger:
         with self._lock:
             return list(self._calls)
 
+    def first_refund(self, refund_order_id: str) -> SandboxCall | None:
+        """The first refund call received for ``refund_order_id``, by this or any
+        process sharing the file: a channel keeps its refunds across our restarts."""
+        calls = self.read(self._path) if self._path is not None else self.calls
+        for call in calls:
+            if call.operation == "refund" and call.refund_order_id == refund_order_id:
+                return call
+        return None
+
     @staticmethod
     def read(path: str | Path) -> list[SandboxCall]:
         """Every call recorded in the file at ``path``, by any process."""

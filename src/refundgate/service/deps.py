@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from refundgate.ports import (
@@ -29,3 +30,7 @@ class Deps:
     channel_timeout_s: float = 10.0
     resolver: ChannelResolver | None = None
     notifier: NotificationSender | None = None
+    #: Fault injection for the crash-recovery tests only: called with the name of
+    #: each step of the refund path ("reserved", "channel", "apply"). Set by
+    #: ``bootstrap`` only when ``REFUNDGATE_TEST_CRASH_AT`` is set; None otherwise.
+    checkpoint: Callable[[str], None] | None = None

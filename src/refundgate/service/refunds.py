@@ -34,6 +34,7 @@ _log = structlog.get_logger("refundgate.service")
 __all__ = [
     "apply_outcome",
     "authorize",
+    "connector_for",
     "find_merchant",
     "query_refund",
     "request_refund",
@@ -71,6 +72,7 @@ async def request_refund(deps: Deps, request: RefundRequest) -> Refund:
     reservation = await deps.store.reserve(draft)
     if not reservation.created:
         return reservation.refund
+    _checkpoint(deps, "reserved")
     # The reservation is committed: finish the call and its commit even if the
     # client goes away, so a sent refund is never left without its outcome.
     return await asyncio.shield(submit_refund(deps, reservation))
@@ -82,6 +84,7 @@ async def submit_refund(deps: Deps, reservation: Reservation) -> Refund:
     change = await _ask_channel(deps, reservation)
     if change is None:
         return refund  # never sent: still PENDING, sent again later with the same key
+    _checkpoint(deps, "apply")
     try:
         return await deps.store.transition(refund.refund_order_id, change)
     except StoreError as exc:
@@ -97,7 +100,7 @@ async def _ask_channel(deps: Deps, reservation: Reservation) -> Transition | Non
     if family is None:  # the reservation rules make this unreachable
         raise ChannelNotSupported(refund.channel_id)
     try:
-        connector = await _connector(deps, refund.mch_id, family)
+        connector = await connector_for(deps, refund.mch_id, family)
     except ValueError as exc:  # an unusable account: nothing was sent
         _log.error(
             "channel_account_unusable", refund_order_id=refund.refund_order_id, error=str(exc)
@@ -106,6 +109,7 @@ async def _ask_channel(deps: Deps, reservation: Reservation) -> Transition | Non
     try:
         async with asyncio.timeout(deps.channel_timeout_s):
             outcome = await connector.refund(ChannelRefund(refund, reservation.order))
+            _checkpoint(deps, "channel")  # the channel has it; its answer is not read yet
     except NotSent:
         return None
     except Exception as exc:  # timeout, unknown answer, even a connector bug: maybe sent (G4)
@@ -113,7 +117,13 @@ async def _ask_channel(deps: Deps, reservation: Reservation) -> Transition | Non
     return _outcome_change(outcome, deps.clock.now_ms())
 
 
-async def _connector(deps: Deps, mch_id: str, family: ChannelFamily) -> ChannelConnector:
+def _checkpoint(deps: Deps, step: str) -> None:
+    if deps.checkpoint is not None:  # crash-recovery tests only (Deps.checkpoint)
+        deps.checkpoint(step)
+
+
+async def connector_for(deps: Deps, mch_id: str, family: ChannelFamily) -> ChannelConnector:
+    """The connector for ``mch_id``'s orders of ``family`` (its account's, or a default)."""
     if deps.resolver is None:
         return deps.channels[family]
     return await deps.resolver.connector(mch_id, family)

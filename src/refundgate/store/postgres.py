@@ -53,6 +53,7 @@ from refundgate.ports import (
     StoreError,
     Transition,
 )
+from refundgate.store import lifecycle
 from refundgate.store.accounts import (
     ACCOUNT_COLUMNS,
     account_from_row,
@@ -442,6 +443,51 @@ class PostgresStore:
             lambda connection: connection.fetchrow(_GET_ORDER, mch_id, pay_order_id)
         )
         return order_from_row(row) if row else None
+
+    # -- the refund lifecycle (reconciler, review) ---------------------------
+
+    async def get_refund(self, refund_order_id: str) -> Refund | None:
+        row = await self._call(lambda connection: connection.fetchrow(_GET_REFUND, refund_order_id))
+        return refund_from_row(row) if row else None
+
+    async def lease_due(
+        self, now: int, *, limit: int, lease_ms: int, pending_grace_ms: int, first_check_ms: int
+    ) -> list[Refund]:
+        # One statement, so one short transaction: rows another worker has locked
+        # are skipped, and the pushed next_check_at keeps them from everyone else
+        # once this commits, until the worker records the next check (or the lease ends).
+        statement = lifecycle.lease_statement("postgresql")
+        rows = await self._call(
+            lambda connection: connection.fetch(
+                statement, now, pending_grace_ms, first_check_ms, limit, lease_ms
+            )
+        )
+        return [refund_from_row(row) for row in rows]
+
+    async def schedule_check(self, refund_order_id: str, status: RefundStatus, at: int) -> bool:
+        statement = (
+            "UPDATE refunds SET next_check_at = $1 WHERE refund_order_id = $2 AND status = $3"
+        )
+        done = await self._call(
+            lambda connection: connection.execute(statement, at, refund_order_id, status.name)
+        )
+        return str(done).endswith(" 1")
+
+    async def list_refunds(
+        self, *, status: RefundStatus | None = None, mch_id: str | None = None, limit: int = 100
+    ) -> list[Refund]:
+        name = status.name if status else None
+        rows = await self._call(
+            lambda connection: connection.fetch(
+                lifecycle.list_statement("postgresql"), name, mch_id, limit
+            )
+        )
+        return [refund_from_row(row) for row in rows]
+
+    async def refund_events(self, refund_order_id: str) -> list[lifecycle.RefundEvent]:
+        statement = lifecycle.EVENTS.replace("?", "$1")
+        rows = await self._call(lambda connection: connection.fetch(statement, refund_order_id))
+        return [lifecycle.event_from_row(row) for row in rows]
 
     # -- administration -----------------------------------------------------
 

@@ -55,6 +55,7 @@ from refundgate.ports import (
     StoreError,
     Transition,
 )
+from refundgate.store import lifecycle
 from refundgate.store.accounts import (
     ACCOUNT_COLUMNS,
     account_from_row,
@@ -448,6 +449,69 @@ class SqliteStore:
         def work(connection: sqlite3.Connection) -> PayOrder | None:
             row = connection.execute(_GET_ORDER, (mch_id, pay_order_id)).fetchone()
             return order_from_row(row) if row else None
+
+        return await self._run(lambda: self._read(work))
+
+    # -- the refund lifecycle (reconciler, review) ---------------------------
+
+    async def get_refund(self, refund_order_id: str) -> Refund | None:
+        def work(connection: sqlite3.Connection) -> Refund | None:
+            row = connection.execute(_GET_REFUND, (refund_order_id,)).fetchone()
+            return refund_from_row(row) if row else None
+
+        return await self._run(lambda: self._read(work))
+
+    async def lease_due(
+        self, now: int, *, limit: int, lease_ms: int, pending_grace_ms: int, first_check_ms: int
+    ) -> list[Refund]:
+        # Inside the writer's BEGIN IMMEDIATE: the select and the lease are one
+        # transaction under SQLite's write lock, so two processes never lease one row.
+        def work(connection: sqlite3.Connection) -> list[Refund]:
+            due = lifecycle.lease_statement("sqlite")
+            ids = [
+                row[0]
+                for row in connection.execute(due, (pending_grace_ms, first_check_ms, now, limit))
+            ]
+            leased = []
+            for refund_order_id in ids:
+                connection.execute(
+                    "UPDATE refunds SET next_check_at = ? WHERE refund_order_id = ?",
+                    (now + lease_ms, refund_order_id),
+                )
+                leased.append(
+                    refund_from_row(connection.execute(_GET_REFUND, (refund_order_id,)).fetchone())
+                )
+            return leased
+
+        return await self._write(work, durable=False)  # a lost lease only means an early check
+
+    async def schedule_check(self, refund_order_id: str, status: RefundStatus, at: int) -> bool:
+        def work(connection: sqlite3.Connection) -> bool:
+            cursor = connection.execute(
+                "UPDATE refunds SET next_check_at = ? WHERE refund_order_id = ? AND status = ?",
+                (at, refund_order_id, status.name),
+            )
+            return cursor.rowcount == 1
+
+        return await self._write(work, durable=False)
+
+    async def list_refunds(
+        self, *, status: RefundStatus | None = None, mch_id: str | None = None, limit: int = 100
+    ) -> list[Refund]:
+        name = status.name if status else None
+
+        def work(connection: sqlite3.Connection) -> list[Refund]:
+            rows = connection.execute(
+                lifecycle.list_statement("sqlite"), (name, name, mch_id, mch_id, limit)
+            ).fetchall()
+            return [refund_from_row(row) for row in rows]
+
+        return await self._run(lambda: self._read(work))
+
+    async def refund_events(self, refund_order_id: str) -> list[lifecycle.RefundEvent]:
+        def work(connection: sqlite3.Connection) -> list[lifecycle.RefundEvent]:
+            rows = connection.execute(lifecycle.EVENTS, (refund_order_id,)).fetchall()
+            return [lifecycle.event_from_row(row) for row in rows]
 
         return await self._run(lambda: self._read(work))
 

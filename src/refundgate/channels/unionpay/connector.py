@@ -50,6 +50,7 @@ from refundgate.ports import (
     ChannelRefund,
     ChannelResult,
     Clock,
+    NoSuchRefund,
     NotSent,
     OutcomeUnknown,
 )
@@ -69,7 +70,7 @@ _ACK = (b"ok", "text/plain; charset=utf-8")
 _REJECT = (400, b"invalid notify", "text/plain; charset=utf-8")
 
 
-class AttemptNotFound(OutcomeUnknown):
+class AttemptNotFound(NoSuchRefund):
     """The query found no such ``orderId`` + ``txnTime`` (``respCode=34``): not (yet) there."""
 
 
