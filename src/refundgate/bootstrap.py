@@ -13,6 +13,7 @@ import structlog
 from refundgate.api import GatewayApp
 from refundgate.channels.registry import AccountRegistry
 from refundgate.config import Settings
+from refundgate.notify import build_sender
 from refundgate.ports import AdminStore
 from refundgate.sandbox import SandboxLedger, sandbox_channels
 from refundgate.sandbox.default_run import sandbox_accounts
@@ -52,6 +53,12 @@ def build_deps(settings: Settings, *, environ: Mapping[str, str] | None = None) 
         ids=RandomIds(),
         channel_timeout_s=settings.channel_timeout_s,
         resolver=resolver,
+        # Loopback receivers are allowed in the embedded default run (its sandbox accounts).
+        notifier=build_sender(
+            settings.notify_timeout_s,
+            allow_private=settings.notify_allow_private,
+            allow_loopback=accounts is not store,
+        ),
     )
 
 

@@ -22,6 +22,28 @@ def _pool_size(text: str) -> int:
     return int(text)
 
 
+MAX_NOTIFY_TIMEOUT_S = 60.0
+
+
+def _flag(name: str, text: str) -> bool:
+    if text.lower() not in ("", "0", "1", "false", "true", "no", "yes"):
+        raise ValueError(f"{name} must be true or false: {text!r}")
+    return text.lower() in ("1", "true", "yes")
+
+
+def _notify_timeout(text: str) -> float:
+    # A short deadline: a merchant that does not answer is retried on the schedule.
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not 0 < seconds <= MAX_NOTIFY_TIMEOUT_S:
+        raise ValueError(
+            f"REFUNDGATE_NOTIFY_TIMEOUT must be seconds in (0, {MAX_NOTIFY_TIMEOUT_S:g}]: {text!r}"
+        )
+    return seconds
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything a gateway process is configured with.
@@ -31,6 +53,9 @@ class Settings:
     ``REFUNDGATE_SANDBOX_LEDGER``     file to which sandbox channels append each call received
     ``REFUNDGATE_LOG_LEVEL``          debug, info, warning or error (default info)
     ``REFUNDGATE_DB_POOL_SIZE``       PostgreSQL connections per process (default 10)
+    ``REFUNDGATE_NOTIFY_ALLOW_PRIVATE`` true: notifications may go to private, loopback and
+                                      link-local addresses (default false; never to metadata)
+    ``REFUNDGATE_NOTIFY_TIMEOUT``     seconds a merchant has to answer a notification (default 5)
     """
 
     database_url: str = DEFAULT_DATABASE_URL
@@ -38,6 +63,8 @@ class Settings:
     sandbox_ledger: str | None = None
     log_level: str = "info"
     db_pool_size: int = 10
+    notify_allow_private: bool = False
+    notify_timeout_s: float = 5.0
 
     @classmethod
     def from_mapping(cls, env: Mapping[str, str]) -> Settings:
@@ -58,6 +85,10 @@ class Settings:
             channel_timeout_s=channel_timeout_s,
             sandbox_ledger=env.get("REFUNDGATE_SANDBOX_LEDGER") or None,
             log_level=(env.get("REFUNDGATE_LOG_LEVEL") or "info").lower(),
+            notify_allow_private=_flag(
+                "REFUNDGATE_NOTIFY_ALLOW_PRIVATE", env.get("REFUNDGATE_NOTIFY_ALLOW_PRIVATE", "")
+            ),
+            notify_timeout_s=_notify_timeout(env.get("REFUNDGATE_NOTIFY_TIMEOUT", "5")),
         )
 
     def to_environment(self) -> dict[str, str]:
@@ -67,6 +98,8 @@ class Settings:
             "REFUNDGATE_CHANNEL_TIMEOUT": str(self.channel_timeout_s),
             "REFUNDGATE_LOG_LEVEL": self.log_level,
             "REFUNDGATE_DB_POOL_SIZE": str(self.db_pool_size),
+            "REFUNDGATE_NOTIFY_ALLOW_PRIVATE": "true" if self.notify_allow_private else "false",
+            "REFUNDGATE_NOTIFY_TIMEOUT": str(self.notify_timeout_s),
         }
         if self.sandbox_ledger:
             env["REFUNDGATE_SANDBOX_LEDGER"] = self.sandbox_ledger
