@@ -23,6 +23,7 @@ from uvicorn.supervisors import Multiprocess
 from refundgate.bootstrap import configure_logging, open_store
 from refundgate.cli_accounts import channel_account
 from refundgate.cli_client import client
+from refundgate.cli_notify import notify
 from refundgate.cli_sandbox import sandbox
 from refundgate.config import DEFAULT_DATABASE_URL, Settings
 from refundgate.domain.channels import family_of
@@ -338,6 +339,7 @@ def serve(ctx: click.Context, host: str, port: int, workers: int, database_url: 
 cli.add_command(client)
 cli.add_command(channel_account)
 cli.add_command(sandbox)
+cli.add_command(notify)
 
 
 def main() -> None:
