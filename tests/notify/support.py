@@ -33,6 +33,7 @@ class Receiver:
     script: list[Reply] = field(default_factory=list)
     received: list[Received] = field(default_factory=list)
     slow_s: float = 1.0
+    delay_s: float = 0.0  # before every answer: widens races between workers
 
     @property
     def url(self) -> str:
@@ -49,6 +50,8 @@ class Receiver:
                 break
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         self.received.append(Received(scope["path"], body, headers))
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
         reply = self.script.pop(0) if self.script else (200, "success")
         if reply == "slow":
             await asyncio.sleep(self.slow_s)
@@ -75,8 +78,8 @@ def free_port() -> int:
 
 @contextlib.asynccontextmanager
 async def serving(receiver: Receiver) -> AsyncIterator[Receiver]:
-    """Serve ``receiver`` on a free loopback port for the duration of the block."""
-    receiver.port = free_port()
+    """Serve ``receiver`` on its port (else a free one) for the duration of the block."""
+    receiver.port = receiver.port or free_port()
     config = uvicorn.Config(
         receiver, host="127.0.0.1", port=receiver.port, log_level="error", lifespan="off"
     )
