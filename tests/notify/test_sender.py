@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl
 
+import httpx
 import pytest
 
 from refundgate.notify import Guard, HttpNotificationSender
@@ -128,3 +129,45 @@ async def test_the_checked_address_is_connected_to_with_the_host_header_kept(
     assert result.acknowledged
     assert calls == ["merchant.example"]
     assert receiver.received[0].headers["host"] == f"merchant.example:{receiver.port}"
+
+
+class RecordingTransport(httpx.AsyncBaseTransport):
+    """Stands for the network: records what would be sent where."""
+
+    def __init__(self) -> None:
+        self.requests: list[httpx.Request] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        return httpx.Response(200, text="success")
+
+
+async def test_https_connects_to_the_checked_address_with_the_host_name_for_tls() -> None:
+    async def resolve(host: str, port: int) -> list[str]:
+        return ["93.184.216.34"]
+
+    network = RecordingTransport()
+    notifier = HttpNotificationSender(guard=Guard(resolver=resolve), transport=network)
+    try:
+        result = await notifier.send("https://merchant.example/refunds/notify", FORM)
+    finally:
+        await notifier.aclose()
+    assert result.acknowledged
+    [sent] = network.requests
+    assert str(sent.url) == "https://93.184.216.34/refunds/notify"
+    assert sent.headers["host"] == "merchant.example"
+    assert sent.extensions["sni_hostname"] == "merchant.example"  # SNI and certificate check
+
+
+async def test_ipv6_destinations_are_pinned_too() -> None:
+    async def resolve(host: str, port: int) -> list[str]:
+        return ["2606:4700:4700::1111"]
+
+    network = RecordingTransport()
+    notifier = HttpNotificationSender(guard=Guard(resolver=resolve), transport=network)
+    try:
+        await notifier.send("http://merchant.example:8080/n", FORM)
+    finally:
+        await notifier.aclose()
+    assert str(network.requests[0].url) == "http://[2606:4700:4700::1111]:8080/n"
+    assert network.requests[0].headers["host"] == "merchant.example:8080"

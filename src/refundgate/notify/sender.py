@@ -35,7 +35,11 @@ class GuardedTransport(httpx.AsyncBaseTransport):
 
     def __init__(self, guard: Guard, inner: httpx.AsyncBaseTransport | None = None) -> None:
         self._guard = guard
-        self._inner = inner or httpx.AsyncHTTPTransport(retries=0)
+        # No keep-alive: pooled connections are keyed by address, and one opened (and
+        # certificate-checked) for one host name must never carry another host's request.
+        self._inner = inner or httpx.AsyncHTTPTransport(
+            retries=0, limits=httpx.Limits(max_keepalive_connections=0)
+        )
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
