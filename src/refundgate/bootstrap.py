@@ -21,6 +21,7 @@ from refundgate.service import Deps
 from refundgate.store.postgres import PostgresStore
 from refundgate.store.sqlite import SqliteStore
 from refundgate.system import RandomIds, SystemClock
+from refundgate.worker import WithJobs, crash_checkpoint, with_background_jobs
 
 __all__ = ["app_from_environment", "build_app", "build_deps", "configure_logging", "open_store"]
 
@@ -53,6 +54,7 @@ def build_deps(settings: Settings, *, environ: Mapping[str, str] | None = None) 
         ids=RandomIds(),
         channel_timeout_s=settings.channel_timeout_s,
         resolver=resolver,
+        checkpoint=crash_checkpoint(environ or {}),  # None unless a crash test asks for it
         # Loopback receivers are allowed in the embedded default run (its sandbox accounts).
         notifier=build_sender(
             settings.notify_timeout_s,
@@ -82,8 +84,11 @@ def configure_logging(level: str, stream: TextIO | None = None) -> None:
     )
 
 
-def app_from_environment() -> GatewayApp:
-    """App factory for server worker processes: settings from the environment."""
+def app_from_environment() -> GatewayApp | WithJobs:
+    """App factory for server worker processes: settings from the environment.
+
+    The app runs the background jobs too, unless ``REFUNDGATE_JOBS=off``."""
     settings = Settings.from_mapping(os.environ)
     configure_logging(settings.log_level)
-    return build_app(settings, environ=os.environ)
+    app = build_app(settings, environ=os.environ)
+    return with_background_jobs(app, settings.database_url, os.environ)

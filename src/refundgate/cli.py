@@ -24,6 +24,7 @@ from refundgate.bootstrap import configure_logging, open_store
 from refundgate.cli_accounts import channel_account
 from refundgate.cli_client import client
 from refundgate.cli_notify import notify
+from refundgate.cli_refunds import no_jobs_option, refund, worker
 from refundgate.cli_sandbox import sandbox
 from refundgate.config import DEFAULT_DATABASE_URL, Settings
 from refundgate.domain.channels import family_of
@@ -339,6 +340,9 @@ def serve(ctx: click.Context, host: str, port: int, workers: int, database_url: 
 cli.add_command(client)
 cli.add_command(channel_account)
 cli.add_command(sandbox)
+cli.add_command(refund)
+cli.add_command(worker)
+serve.params.append(no_jobs_option)
 cli.add_command(notify)
 
 

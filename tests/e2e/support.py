@@ -31,8 +31,13 @@ STOP_TIMEOUT_S = 10.0
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    """The current environment without any REFUNDGATE_* setting, plus ``extra``."""
+    """The current environment without any REFUNDGATE_* setting, plus ``extra``.
+
+    Servers run no background jobs unless a test asks (``REFUNDGATE_JOBS="on"``):
+    the reconciler would otherwise settle, on its own clock, refunds a test
+    expects to find still processing."""
     env = {name: value for name, value in os.environ.items() if not name.startswith("REFUNDGATE_")}
+    env["REFUNDGATE_JOBS"] = "off"
     env.update(extra)
     return env
 
