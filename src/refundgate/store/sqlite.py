@@ -658,7 +658,22 @@ class SqliteStore:
                 leased.append(leased_from_row(row))
             return leased
 
+        # A read first: an idle notifier must not queue a write (and take the single
+        # writer's lock from refunds) every round.
+        if not await self._run(lambda: self._read(lambda c: self._any_due(c, now))):
+            return []
         return await self._write(work)
+
+    @staticmethod
+    def _any_due(connection: sqlite3.Connection, now: int) -> bool:
+        return (
+            connection.execute(
+                "SELECT 1 FROM notifications WHERE state = 'PENDING' AND next_attempt_at <= ?"
+                " LIMIT 1",
+                (now,),
+            ).fetchone()
+            is not None
+        )
 
     async def record_delivery(
         self, attempt: DeliveryAttempt, *, lease: str, next_attempt_at: int
