@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -13,7 +14,16 @@ import pytest
 
 from refundgate.client import RefundStatus as ClientStatus
 from refundgate.client import parse_notification
-from refundgate.domain import PayOrder, RefundDraft, RefundRequest, RefundStatus, SandboxOutcome
+from refundgate.domain import (
+    Merchant,
+    Operator,
+    PayOrder,
+    RefundDraft,
+    RefundRequest,
+    RefundStatus,
+    SandboxOutcome,
+)
+from refundgate.domain.secret import Secret
 from refundgate.notify import build_sender
 from refundgate.ports import Transition
 from refundgate.protocol import verify
@@ -21,8 +31,9 @@ from refundgate.service import Deps
 from refundgate.service.notifications import deliver_due, resend
 from refundgate.store.migrate import upgrade
 from refundgate.store.sqlite import SqliteStore
+from tests.backends import Backend
 from tests.conftest import KEY, LOGIN, MCH_ID, NOW_MS, Gateway, seed_merchants
-from tests.e2e.support import clean_env, one_line_error, run_cli
+from tests.e2e.support import Servers, clean_env, one_line_error, run_cli
 from tests.notify.support import Receiver, free_port, serving
 
 FIELDS = {
@@ -211,3 +222,46 @@ async def test_notify_list_and_resend_from_the_command_line(
         run_cli, "notify", "resend", "--refund-order-id", "NOPE", cwd=tmp_path, env=env
     )
     assert "no notification for refund NOPE" in one_line_error(unknown)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("workers", ["1", "2"])
+async def test_serve_notifies_the_merchant_of_a_refund_it_settled_by_itself(
+    tmp_path: Path, servers: Servers, backend: Backend, receiver: Receiver, workers: str
+) -> None:
+    """No one acts: serve's reconciler settles a refund left pending, its notifier tells
+    the merchant, once, whatever the number of server processes."""
+    now = int(time.time() * 1000)
+    store = backend.open()
+    try:
+        await store.migrate()
+        await store.add_merchant(
+            Merchant(MCH_ID, Secret(KEY), name="Test", notify_url=receiver.url), now=now
+        )
+        await store.add_operator(Operator(MCH_ID, LOGIN), now=now)
+        await store.add_order(PayOrder(MCH_ID, "P1", "ALIPAY_QR", "CAD", 10_000, now - 60_000))
+        request = RefundRequest(MCH_ID, "N1", "P1", 1_000, LOGIN, "127.0.0.1")
+        await store.reserve(RefundDraft(request, "RID1", now - 120_000))  # never sent
+    finally:
+        await store.close()
+    env = clean_env(
+        REFUNDGATE_DATABASE_URL=backend.url,
+        REFUNDGATE_JOBS="on",
+        REFUNDGATE_NOTIFY_ALLOW_PRIVATE="true",  # the receiver is on loopback
+    )
+    # In a thread: the receiver is served by this test's event loop meanwhile.
+    server = await asyncio.to_thread(servers.start, "--workers", workers, cwd=tmp_path, env=env)
+    for _ in range(600):  # up to a minute on a loaded machine
+        if await backend.fetch("SELECT 1 FROM notifications WHERE state = 'DELIVERED'"):
+            break
+        await asyncio.sleep(0.1)
+    # Stopping lets any send in flight finish and be logged: a twin would show below.
+    await asyncio.to_thread(servers.stop, server)
+    assert len(await backend.fetch("SELECT * FROM notification_deliveries")) == 1
+    [got] = receiver.received
+    refund = parse_notification(got.body, got.headers, KEY)
+    assert refund.refund_order_id == "RID1"
+    assert refund.status is ClientStatus.SUCCEEDED
+    rows = await backend.fetch("SELECT state, attempts FROM notifications")
+    assert rows == [("DELIVERED", 1)]
+    assert "Traceback" not in server.stderr()
