@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl
 
+import httpx
 import pytest
 
 from refundgate.client import RefundStatus as ClientStatus
@@ -26,14 +29,15 @@ from refundgate.domain import (
 from refundgate.domain.secret import Secret
 from refundgate.notify import build_sender
 from refundgate.ports import Transition
-from refundgate.protocol import verify
+from refundgate.protocol import sign, verify
 from refundgate.service import Deps
 from refundgate.service.notifications import deliver_due, resend
 from refundgate.store.migrate import upgrade
 from refundgate.store.sqlite import SqliteStore
 from tests.backends import Backend
 from tests.conftest import KEY, LOGIN, MCH_ID, NOW_MS, Gateway, seed_merchants
-from tests.e2e.support import Servers, clean_env, one_line_error, run_cli
+from tests.e2e.support import Server, Servers, clean_env, one_line_error, rows, run_cli
+from tests.e2e.test_serve import printed
 from tests.notify.support import Receiver, free_port, serving
 
 FIELDS = {
@@ -265,3 +269,47 @@ async def test_serve_notifies_the_merchant_of_a_refund_it_settled_by_itself(
     rows = await backend.fetch("SELECT state, attempts FROM notifications")
     assert rows == [("DELIVERED", 1)]
     assert "Traceback" not in server.stderr()
+
+
+def demo_refund(server: Server, key: str, order: str, number: str, url: str) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "mchId": "10000001", "mchRefundNo": number, "payOrderId": order, "refundAmount": "100",
+        "loginName": "demo", "clientIp": "127.0.0.1", "notifyUrl": url,
+    }  # fmt: skip
+    fields["sign"] = sign(fields, key)
+    body = {"params": json.dumps(fields, separators=(",", ":"))}
+    answer: dict[str, Any] = httpx.post(
+        f"{server.base_url}/v1/refund_order", data=body, timeout=30
+    ).json()
+    return answer
+
+
+@pytest.mark.slow
+async def test_the_default_run_notifies_a_loopback_receiver_of_every_final_state(
+    tmp_path: Path, servers: Servers, receiver: Receiver
+) -> None:
+    """The embedded default allows loopback: a merchant's test receiver on this host hears
+    a processing refund once it settles, and a refused one at once; nothing else."""
+    env = clean_env(REFUNDGATE_JOBS="on", REFUNDGATE_CHANNEL_TIMEOUT="1")
+    server = await asyncio.to_thread(servers.start, cwd=tmp_path, env=env)
+    key = printed(server.stdout())["key"]
+    processing, failed = [
+        await asyncio.to_thread(demo_refund, server, key, order, number, receiver.url)
+        for order, number in (("DEMO-ALI-PROC", "R-PROC"), ("DEMO-WX-FAIL", "R-FAIL"))
+    ]
+    assert (processing["status"], failed["status"]) == (1, 3)
+    db = tmp_path / "refundgate.db"
+    for _ in range(600):  # the simulator settles, the reconciler learns it, the notifier tells
+        if rows(db, "SELECT count(*) FROM notifications WHERE state = 'DELIVERED'") == [(2,)]:
+            break
+        await asyncio.sleep(0.1)
+    await asyncio.to_thread(servers.stop, server)
+    heard = {}
+    for got in receiver.received:
+        refund = parse_notification(got.body, got.headers, key)
+        heard[refund.refund_order_id] = refund.status
+    assert len(receiver.received) == 2
+    assert heard == {
+        processing["refundOrderId"]: ClientStatus.SUCCEEDED,
+        failed["refundOrderId"]: ClientStatus.FAILED,
+    }
