@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from refundgate.domain.channels import ChannelFamily
@@ -24,7 +26,7 @@ def test_the_first_checks_follow_the_short_intervals() -> None:
 
 def test_then_hourly_for_a_day_then_daily() -> None:
     offsets = check_offsets(ChannelFamily.WECHAT)
-    gaps = [b - a for a, b in zip(offsets, offsets[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(offsets)]
     assert gaps[6:29] == [HOUR] * 23
     assert gaps[29:-1] == [DAY] * 6
     assert 0 < gaps[-1] <= DAY  # the last look is exactly at the limit
