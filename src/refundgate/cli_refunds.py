@@ -165,7 +165,10 @@ def worker(ctx: click.Context, interval_ms: int, once: bool) -> None:
         jobs = background_jobs(deps)
         try:
             if once:
-                while (gate is None or gate()) and await run_round(jobs, deps.clock) > 0:
+                if gate is not None and not gate():
+                    click.echo("another process holds the jobs lock: nothing done", err=True)
+                    return
+                while await run_round(jobs, deps.clock) > 0:
                     pass
                 return
             stop = asyncio.Event()
