@@ -7,32 +7,29 @@ exit status 1 (2 for a malformed command line).
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
-from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import click
 import uvicorn
-from sqlalchemy.engine import make_url
 from uvicorn.supervisors import Multiprocess
 
-from refundgate.bootstrap import configure_logging, open_store
+from refundgate.bootstrap import configure_logging
 from refundgate.cli_accounts import channel_account
 from refundgate.cli_client import client
 from refundgate.cli_notify import notify
 from refundgate.cli_refunds import no_jobs_option, refund, worker
 from refundgate.cli_sandbox import sandbox
-from refundgate.config import DEFAULT_DATABASE_URL, Settings
+from refundgate.cli_support import database_option, migrated, settings_for, shown, with_store
+from refundgate.config import Settings
 from refundgate.domain.channels import family_of
-from refundgate.domain.errors import DomainError, MerchantNotFound
 from refundgate.domain.merchant import Merchant, Operator
 from refundgate.domain.model import PayOrder, SandboxOutcome
 from refundgate.domain.secret import Secret
-from refundgate.ports import AdminStore, StoreError
+from refundgate.ports import AdminStore
 from refundgate.protocol.errors import ProtocolError
 from refundgate.protocol.fields import MAX_AMOUNT, REFUND_FIELDS, is_notify_url
 from refundgate.sandbox.default_run import DefaultRun, open_default_run
@@ -46,54 +43,11 @@ T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _database_option(command: F) -> F:
-    return click.option(
-        "--database-url",
-        envvar="REFUNDGATE_DATABASE_URL",
-        default=None,
-        help=f"Database URL [default: {DEFAULT_DATABASE_URL}].",
-    )(command)
-
-
-def _shown(database_url: str) -> str:
-    """``database_url`` fit to print: a password in it is masked."""
-    return make_url(database_url).render_as_string(hide_password=True)
-
-
-def _settings(ctx: click.Context, database_url: str | None) -> Settings:
-    try:
-        settings = Settings.from_mapping(os.environ)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
-    url = database_url or ctx.find_root().params.get("database_url")
-    return replace(settings, database_url=url) if url else settings
-
-
-def _with_store(settings: Settings, work: Callable[[AdminStore], Awaitable[T]]) -> T:
-    """Open and migrate the store, run ``work``, and turn failures into one line."""
-
-    async def run() -> T:
-        try:
-            store = open_store(settings.database_url, pool_size=settings.db_pool_size)
-        except ValueError as exc:
-            raise click.ClickException(str(exc)) from None
-        try:
-            await store.migrate()
-            return await work(store)
-        except MerchantNotFound as exc:
-            raise click.ClickException(f"unknown merchant: {exc}") from None
-        except DomainError as exc:
-            raise click.ClickException(str(exc)) from None
-        except StoreError as exc:
-            raise click.ClickException(f"database unavailable: {exc}") from None
-        finally:
-            await store.close()
-
-    return asyncio.run(run())
-
-
-async def _migrated(store: AdminStore) -> None:
-    """Nothing more: ``_with_store`` has migrated the database."""
+_database_option = database_option
+_shown = shown
+_settings = settings_for
+_with_store = with_store
+_migrated = migrated
 
 
 def _now() -> int:

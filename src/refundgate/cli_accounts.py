@@ -13,11 +13,11 @@ import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import click
 
 from refundgate.channels.registry import REQUIRED, build_connector
+from refundgate.cli_support import now_ms, settings_for, with_store
 from refundgate.domain.channels import ChannelFamily
 from refundgate.domain.secret import Secret
 from refundgate.ports import AdminStore, ChannelAccount
@@ -47,14 +47,6 @@ _SHARED: Mapping[str, Mapping[ChannelFamily, str]] = {
 
 #: Fields that identify an account without revealing anything: what ``list`` shows.
 _PUBLIC = ("appid", "mch_id", "app_id", "mer_id", "base_url", "notify_url")
-
-
-def _root() -> Any:
-    # refundgate.cli imports this module to register it, so its helpers are
-    # looked up when a command runs, not at import time.
-    from refundgate import cli
-
-    return cli
 
 
 def _read(path: str, option: str) -> str:
@@ -149,8 +141,7 @@ def account_set(
         raise click.BadParameter("must be 1-30 printable ASCII characters", param_hint="--mch-id")
     family = ChannelFamily(channel)
     fields = _fields(family, options)
-    root = _root()
-    account = ChannelAccount(mch_id, family, Secret(json.dumps(fields)), root._now())
+    account = ChannelAccount(mch_id, family, Secret(json.dumps(fields)), now_ms())
 
     async def store_it(store: AdminStore) -> None:
         try:
@@ -160,7 +151,7 @@ def account_set(
         await connector.aclose()  # type: ignore[attr-defined]
         await store.set_channel_account(account)
 
-    root._with_store(root._settings(ctx, database_url), store_it)
+    with_store(settings_for(ctx, database_url), store_it)
     click.echo(f"{family.value} account of {mch_id or 'the default'} set")
 
 
@@ -169,9 +160,8 @@ def account_set(
 @click.pass_context
 def account_list(ctx: click.Context, database_url: str | None) -> None:
     """Show which accounts exist, with their public identifiers (never a key)."""
-    root = _root()
-    accounts: list[ChannelAccount] = root._with_store(
-        root._settings(ctx, database_url), lambda store: store.channel_accounts()
+    accounts: list[ChannelAccount] = with_store(
+        settings_for(ctx, database_url), lambda store: store.channel_accounts()
     )
     if not accounts:
         click.echo("no channel accounts (refunds go to the sandbox channel)")

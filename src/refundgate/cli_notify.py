@@ -9,11 +9,11 @@ Nothing printed holds a key or a signature.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import click
 
+from refundgate.cli_support import settings_for, with_store
 from refundgate.notify import build_sender
 from refundgate.ports import AdminStore, DeliveryAttempt, DeliveryRecord, NotificationState
 from refundgate.service import Deps
@@ -21,13 +21,6 @@ from refundgate.service.notifications import NotificationNotFound, resend
 from refundgate.system import RandomIds, SystemClock
 
 __all__ = ["notify"]
-
-
-def _root() -> Any:
-    # refundgate.cli imports this module to register it: look its helpers up late.
-    from refundgate import cli
-
-    return cli
 
 
 def _shown_url(url: str) -> str:
@@ -72,9 +65,8 @@ def notify_list(
     ctx: click.Context, refund_order_id: str | None, limit: int, database_url: str | None
 ) -> None:
     """Show delivery attempts, newest first."""
-    root = _root()
-    records: list[DeliveryRecord] = root._with_store(
-        root._settings(ctx, database_url),
+    records: list[DeliveryRecord] = with_store(
+        settings_for(ctx, database_url),
         lambda store: store.notification_deliveries(refund_order_id, limit=limit),
     )
     if not records:
@@ -89,8 +81,7 @@ def notify_list(
 @click.pass_context
 def notify_resend(ctx: click.Context, refund_order_id: str, database_url: str | None) -> None:
     """Send a refund's notification again now, with a fresh retry schedule."""
-    root = _root()
-    settings = root._settings(ctx, database_url)
+    settings = settings_for(ctx, database_url)
 
     async def send_again(store: AdminStore) -> list[DeliveryAttempt]:
         sender = build_sender(
@@ -107,7 +98,7 @@ def notify_resend(ctx: click.Context, refund_order_id: str, database_url: str | 
         finally:
             await sender.aclose()
 
-    attempts: list[DeliveryAttempt] = root._with_store(settings, send_again)
+    attempts: list[DeliveryAttempt] = with_store(settings, send_again)
     for attempt in attempts:
         click.echo(f"{refund_order_id} {_describe(attempt)}")
     if not any(attempt.outcome is NotificationState.DELIVERED for attempt in attempts):

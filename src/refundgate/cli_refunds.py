@@ -13,11 +13,11 @@ import asyncio
 import os
 import signal
 from datetime import UTC, datetime
-from typing import Any
 
 import click
 
 from refundgate.bootstrap import build_deps, configure_logging
+from refundgate.cli_support import migrated, settings_for, with_store
 from refundgate.domain.model import Refund, RefundStatus
 from refundgate.ports import AdminStore, RefundEvent
 from refundgate.service.deps import Deps
@@ -29,14 +29,6 @@ from refundgate.worker import background_jobs, jobs_gate
 __all__ = ["no_jobs_option", "refund", "worker"]
 
 _STATUSES = [status.name.lower() for status in RefundStatus]
-
-
-def _root() -> Any:
-    # refundgate.cli imports this module to register it: its helpers are looked
-    # up when a command runs, not at import time.
-    from refundgate import cli
-
-    return cli
 
 
 def _when(ms: int | None) -> str:
@@ -62,7 +54,7 @@ def refund_list(ctx: click.Context, status: str | None, mch_id: str | None, limi
     async def work(store: AdminStore) -> list[Refund]:
         return await store.list_refunds(status=wanted, mch_id=mch_id, limit=limit)
 
-    refunds = _root()._with_store(_root()._settings(ctx, None), work)
+    refunds = with_store(settings_for(ctx, None), work)
     for item in refunds:
         click.echo(
             f"{item.refund_order_id:<28} {item.mch_id:<10} {item.mch_refund_no:<20}"
@@ -81,7 +73,7 @@ def refund_show(ctx: click.Context, refund_order_id: str) -> None:
     async def work(store: AdminStore) -> tuple[Refund | None, list[RefundEvent]]:
         return await store.get_refund(refund_order_id), await store.refund_events(refund_order_id)
 
-    found, events = _root()._with_store(_root()._settings(ctx, None), work)
+    found, events = with_store(settings_for(ctx, None), work)
     if found is None:
         raise click.ClickException(f"no refund {refund_order_id}")
     _print_refund(found)
@@ -143,7 +135,7 @@ def refund_resolve(
             deps, refund_order_id, succeeded=succeeded, reason=reason, login_name=login_name
         )
 
-    resolved = _root()._with_store(_root()._settings(ctx, None), work)
+    resolved = with_store(settings_for(ctx, None), work)
     click.echo(f"refund {resolved.refund_order_id} is {resolved.status.name}")
 
 
@@ -153,9 +145,9 @@ def refund_resolve(
 @click.pass_context
 def worker(ctx: click.Context, interval_ms: int, once: bool) -> None:
     """Run the background jobs (reconciler, notifier) until stopped (SIGTERM, Ctrl-C)."""
-    settings = _root()._settings(ctx, None)
+    settings = settings_for(ctx, None)
     configure_logging(settings.log_level)
-    _root()._with_store(settings, _root()._migrated)
+    with_store(settings, migrated)
     gate = jobs_gate(settings.database_url)
     if gate is not None and not once:
         click.echo("on SQLite only the process holding the jobs lock runs them", err=True)
