@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from refundgate.domain import PayOrder, RefundDraft, RefundRequest, RefundStatus
 from refundgate.domain.errors import RefundRefused
 from refundgate.domain.merchant import Merchant
-from refundgate.domain.model import OrderStatus
+from refundgate.domain.model import BalanceChange, OrderStatus
 from refundgate.domain.rules import check_refund
 from refundgate.domain.secret import Secret
 from refundgate.ports import AdminStore, StoreError, Transition
@@ -223,7 +223,9 @@ async def test_outcome_commits_alone_are_relaxed(pg: Backend) -> None:
         await store.reserve(_draft("N2"))
         assert not any("synchronous_commit" in query for query in seen)
         await store.transition("RID-N1", Transition(RefundStatus.SUCCEEDED, NOW_MS, "ok"))
-        assert "SET LOCAL synchronous_commit = off" in seen
+        relaxed = [query for query in seen if "synchronous_commit" in query]
+        assert len(relaxed) == 1  # the outcome: one statement, relaxed for itself alone
+        assert "set_config('synchronous_commit', 'off', true)" in relaxed[0]
         assert await pg.fetch("SHOW synchronous_commit") == [("on",)]
     finally:
         await store.close()
@@ -241,3 +243,36 @@ async def test_a_merchant_added_on_one_store_is_seen_by_another(pg: Backend) -> 
     finally:
         await first.close()
         await second.close()
+
+
+def test_a_transitions_balance_change_depends_on_its_target_alone() -> None:
+    """What lets the one-statement outcome pass the change as factors of the amount."""
+    for target in RefundStatus:
+        sources = [status for status in RefundStatus if status.can_become(target)]
+        changes = {BalanceChange.of(source, target, 700) for source in sources}
+        assert len(changes) <= 1, (target, changes)
+        for change in changes:
+            unit = BalanceChange.of(sources[0], target, 1)
+            assert change.reserved == 700 * unit.reserved
+            assert change.refunded == 700 * unit.refunded
+            assert change.refund_count == unit.refund_count
+
+
+async def test_the_relaxed_setting_never_outlives_its_own_transaction(
+    pg: Backend,
+) -> None:
+    """The relaxed setting is the outcome transaction's own: the session keeps its default."""
+    store = await _seeded(pg)
+    try:
+        await store.reserve(_draft("N1"))
+        pool = await store._get_pool()
+        async with pool.acquire() as connection:
+            await connection.fetchrow(
+                "SELECT set_config('synchronous_commit', 'off', true)"
+            )  # in its own implicit transaction, like the outcome statement
+            assert await connection.fetchval("SHOW synchronous_commit") == "on"
+        done = await store.transition("RID-N1", Transition(RefundStatus.SUCCEEDED, NOW_MS, "ok"))
+        assert done.status is RefundStatus.SUCCEEDED
+        assert await pg.balances("P1") == (100, 0, 1)
+    finally:
+        await store.close()

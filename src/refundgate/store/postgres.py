@@ -182,36 +182,10 @@ SELECT * FROM reserved
 _FIND_BY_NUMBER = f"SELECT {REFUND_COLUMNS} FROM refunds WHERE mch_id = $1 AND mch_refund_no = $2"
 _FIND_BY_ID = f"SELECT {REFUND_COLUMNS} FROM refunds WHERE mch_id = $1 AND refund_order_id = $2"
 _GET_REFUND = f"SELECT {REFUND_COLUMNS} FROM refunds WHERE refund_order_id = $1"
-_LOCK_REFUND = _GET_REFUND + " FOR UPDATE"
 _GET_ORDER = f"SELECT {ORDER_COLUMNS} FROM pay_orders WHERE mch_id = $1 AND pay_order_id = $2"
 _LOCK_ORDER = _GET_ORDER + " FOR UPDATE"
 _GET_MERCHANT = f"SELECT {MERCHANT_COLUMNS} FROM merchants WHERE mch_id = $1"
 _GET_OPERATOR = "SELECT may_refund, active FROM operators WHERE mch_id = $1 AND login_name = $2"
-_SET_STATUS = f"""
-UPDATE refunds SET status = $2, updated_at = $3,
-    channel_refund_id = COALESCE($4, channel_refund_id),
-    err_code = COALESCE($5, err_code), err_msg = COALESCE($6, err_msg),
-    succeeded_at = COALESCE($7, succeeded_at), attempts = attempts + $8
-WHERE refund_order_id = $1 AND status = $9
-RETURNING {REFUND_COLUMNS}
-"""
-_MOVE_BALANCES = """
-UPDATE pay_orders SET reserved_amount = reserved_amount + $3,
-    refunded_amount = refunded_amount + $4, refund_count = refund_count + $5
-WHERE mch_id = $1 AND pay_order_id = $2
-"""
-_INSERT_EVENT = """
-INSERT INTO refund_events (refund_order_id, mch_id, at, kind, from_status, to_status,
-    login_name, client_ip, reason, detail)
-VALUES ($1, $2, $3, 'status', $4, $5, $6, NULL, $7, $8)
-"""
-_INSERT_NOTIFICATION = """
-INSERT INTO notifications (refund_order_id, mch_id, notify_url, refund_status, state,
-    next_attempt_at, created_at)
-SELECT $1, m.mch_id, COALESCE($3, m.notify_url), $4, 'PENDING', $5, $5
-FROM merchants AS m
-WHERE m.mch_id = $2 AND COALESCE($3, m.notify_url) IS NOT NULL
-"""
 # $1 now, $2 limit, $3 lease_ms, $4 lease token, $5 refund_order_id or NULL. SKIP LOCKED:
 # concurrent workers each take other rows; the pushed next_attempt_at keeps them off
 # the taken ones after the commit.
@@ -232,6 +206,57 @@ _LIST_DELIVERIES = f"""
 SELECT {DELIVERY_COLUMNS} FROM notification_deliveries
 WHERE $1::text IS NULL OR refund_order_id = $1
 ORDER BY delivery_id DESC LIMIT $2
+"""
+_REFUND_OUT = ", ".join(f"r.{column.strip()}" for column in REFUND_COLUMNS.split(","))
+
+# One statement, one round trip: lock the refund, compare-and-set its status, move
+# the balances, append the event and, on a final status, the outbox row. The first
+# CTE makes this statement's own commit skip the wait for the WAL flush: a lost
+# outcome is asked of the channel again with the same key (reservations always wait).
+# $1 refund_order_id, $2 target, $3 at, $4 channel_refund_id, $5 err_code, $6 err_msg,
+# $7 succeeded_at, $8 sources allowed, $9..$11 balance factors, $12 login_name,
+# $13 reason, $14 detail, $15 whether the target is final.
+_APPLY = f"""
+WITH relaxed AS (
+    SELECT set_config('synchronous_commit', 'off', true) AS setting
+), current AS (
+    SELECT r.refund_order_id, r.mch_id, r.pay_order_id, r.amount, r.status, r.notify_url
+    FROM refunds AS r, relaxed
+    WHERE r.refund_order_id = $1 AND relaxed.setting IS NOT NULL
+    FOR UPDATE OF r
+), changed AS (
+    UPDATE refunds AS r SET status = $2, updated_at = $3,
+        channel_refund_id = COALESCE($4, r.channel_refund_id),
+        err_code = COALESCE($5, r.err_code), err_msg = COALESCE($6, r.err_msg),
+        succeeded_at = COALESCE($7, r.succeeded_at),
+        attempts = r.attempts + CASE WHEN c.status = 'PENDING' THEN 1 ELSE 0 END
+    FROM current AS c
+    WHERE r.refund_order_id = c.refund_order_id AND c.status = ANY($8::text[])
+    RETURNING {_REFUND_OUT}, c.status AS source
+), balances AS (
+    UPDATE pay_orders AS o
+    SET reserved_amount = o.reserved_amount + $9 * ch.amount,
+        refunded_amount = o.refunded_amount + $10 * ch.amount,
+        refund_count = o.refund_count + $11
+    FROM changed AS ch
+    WHERE o.mch_id = ch.mch_id AND o.pay_order_id = ch.pay_order_id
+), event AS (
+    INSERT INTO refund_events (refund_order_id, mch_id, at, kind, from_status, to_status,
+        login_name, client_ip, reason, detail)
+    SELECT ch.refund_order_id, ch.mch_id, $3, 'status', ch.source, $2, $12, NULL, $13, $14
+    FROM changed AS ch
+), outbox AS (
+    INSERT INTO notifications (refund_order_id, mch_id, notify_url, refund_status, state,
+        next_attempt_at, created_at)
+    SELECT ch.refund_order_id, m.mch_id, COALESCE(ch.notify_url, m.notify_url), $2,
+        'PENDING', $3, $3
+    FROM changed AS ch JOIN merchants AS m ON m.mch_id = ch.mch_id
+    WHERE $15 AND COALESCE(ch.notify_url, m.notify_url) IS NOT NULL
+)
+SELECT {REFUND_COLUMNS} FROM changed
+UNION ALL
+SELECT {REFUND_COLUMNS} FROM refunds
+WHERE refund_order_id = $1 AND NOT EXISTS (SELECT 1 FROM changed)
 """
 _INSERT_MERCHANT = """
 INSERT INTO merchants (mch_id, name, status, sign_key, previous_key,
@@ -258,6 +283,20 @@ def _present(row: asyncpg.Record | None) -> asyncpg.Record:
     if row is None:
         raise StoreError("postgresql: a locked row vanished")
     return row
+
+
+def _apply_arguments(refund_order_id: str, change: Transition) -> tuple[Any, ...]:
+    target = change.target
+    sources = [status for status in RefundStatus if status.can_become(target)]
+    # A transition's balance change depends on its target only: per unit of amount.
+    factors = BalanceChange.of(sources[0], target, 1) if sources else BalanceChange()
+    succeeded_at = change.at if target is RefundStatus.SUCCEEDED else None
+    return (
+        refund_order_id, target.name, change.at, change.channel_refund_id, change.err_code,
+        change.err_msg, succeeded_at, [status.name for status in sources], factors.reserved,
+        factors.refunded, factors.refund_count, change.login_name, change.reason,
+        _detail(change.detail), target.is_final,
+    )  # fmt: skip
 
 
 def _reserve_arguments(draft: RefundDraft) -> tuple[Any, ...]:
@@ -385,48 +424,14 @@ class PostgresStore:
         return Reservation(Refund.reserved(draft, order), order, created=True)
 
     async def transition(self, refund_order_id: str, change: Transition) -> Refund:
-        async def work(connection: Connection) -> Refund:
-            async with connection.transaction():
-                # Only this transaction: a lost outcome is asked of the channel again.
-                await connection.execute("SET LOCAL synchronous_commit = off")
-                return await self._transition(connection, refund_order_id, change)
-
-        return await self._call(work)
-
-    @staticmethod
-    async def _transition(
-        connection: Connection, refund_order_id: str, change: Transition
-    ) -> Refund:
-        row = await connection.fetchrow(_LOCK_REFUND, refund_order_id)
+        row = await self._call(
+            lambda connection: connection.fetchrow(
+                _APPLY, *_apply_arguments(refund_order_id, change)
+            )
+        )
         if row is None:
             raise RefundNotFound(refund_order_id)
-        refund = refund_from_row(row)
-        source, target = refund.status, change.target
-        if not source.can_become(target):
-            return refund
-        balances = BalanceChange.of(source, target, refund.amount)
-        succeeded_at = change.at if target is RefundStatus.SUCCEEDED else None
-        updated = await connection.fetchrow(
-            _SET_STATUS,
-            refund_order_id, target.name, change.at, change.channel_refund_id, change.err_code,
-            change.err_msg, succeeded_at, int(source is RefundStatus.PENDING), source.name,
-        )  # fmt: skip
-        await connection.execute(
-            _MOVE_BALANCES,
-            refund.mch_id, refund.pay_order_id, balances.reserved, balances.refunded,
-            balances.refund_count,
-        )  # fmt: skip
-        await connection.execute(
-            _INSERT_EVENT,
-            refund_order_id, refund.mch_id, change.at, source.name, target.name,
-            change.login_name, change.reason, _detail(change.detail),
-        )  # fmt: skip
-        if target.is_final:
-            await connection.execute(
-                _INSERT_NOTIFICATION,
-                refund_order_id, refund.mch_id, refund.notify_url, target.name, change.at,
-            )  # fmt: skip
-        return refund_from_row(_present(updated))
+        return refund_from_row(row)
 
     async def find_refund(
         self, mch_id: str, *, mch_refund_no: str | None = None, refund_order_id: str | None = None

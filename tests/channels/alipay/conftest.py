@@ -31,11 +31,11 @@ def stranger_keys() -> KeyPair:
 
 @pytest.fixture
 async def alipay(app_keys: KeyPair, alipay_keys: KeyPair) -> AsyncIterator[AlipaySimulator]:
-    """The simulator with the session's keys; answers held 0.3 s by ``timeout``."""
+    """The simulator with the session's keys; answers held 1.5 s by ``timeout``."""
     simulator = AlipaySimulator(
         app_key=SandboxKeys(app_keys.private),
         alipay_key=SandboxKeys(alipay_keys.private),
-        config=SimulatorConfig(hold_seconds=0.3, settle_delay=None),
+        config=SimulatorConfig(hold_seconds=1.5, settle_delay=None),
     )
     yield simulator
     await simulator.sim.aclose()
