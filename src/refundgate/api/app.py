@@ -106,6 +106,8 @@ class GatewayApp:
                 await self.deps.store.close()
                 if self.deps.resolver is not None:
                     await self.deps.resolver.aclose()
+                if self.deps.notifier is not None:
+                    await self.deps.notifier.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
