@@ -263,6 +263,9 @@ def serve(ctx: click.Context, host: str, port: int, workers: int, database_url: 
         workers=workers,
         log_level="warning",
         access_log=False,
+        # clientIp is a signed field of the request, never the peer address, so
+        # uvicorn's X-Forwarded-For rewriting would be work on every request for nothing.
+        proxy_headers=False,
     )
     # Bind first: a start that cannot listen must not spend the one-time demo key.
     sock = config.bind_socket()

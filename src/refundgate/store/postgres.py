@@ -75,11 +75,10 @@ from refundgate.store.outbox import (
     numbered,
 )
 from refundgate.store.rows import (
-    MERCHANT_COLUMNS,
+    ACCESS_COLUMNS,
     ORDER_COLUMNS,
     REFUND_COLUMNS,
-    merchant_from_row,
-    operator_from_row,
+    access_from_row,
     order_from_row,
     refund_from_row,
 )
@@ -184,8 +183,10 @@ _FIND_BY_ID = f"SELECT {REFUND_COLUMNS} FROM refunds WHERE mch_id = $1 AND refun
 _GET_REFUND = f"SELECT {REFUND_COLUMNS} FROM refunds WHERE refund_order_id = $1"
 _GET_ORDER = f"SELECT {ORDER_COLUMNS} FROM pay_orders WHERE mch_id = $1 AND pay_order_id = $2"
 _LOCK_ORDER = _GET_ORDER + " FOR UPDATE"
-_GET_MERCHANT = f"SELECT {MERCHANT_COLUMNS} FROM merchants WHERE mch_id = $1"
-_GET_OPERATOR = "SELECT may_refund, active FROM operators WHERE mch_id = $1 AND login_name = $2"
+_GET_ACCESS = (
+    f"SELECT {ACCESS_COLUMNS} FROM merchants m LEFT JOIN operators o"
+    " ON o.mch_id = m.mch_id AND o.login_name = $2 WHERE m.mch_id = $1"
+)
 # $1 now, $2 limit, $3 lease_ms, $4 lease token, $5 refund_order_id or NULL. SKIP LOCKED:
 # concurrent workers each take other rows; the pushed next_attempt_at keeps them off
 # the taken ones after the commit.
@@ -377,15 +378,8 @@ class PostgresStore:
 
     async def access(self, mch_id: str, login_name: str | None) -> Access | None:
         async def work(connection: Connection) -> Access | None:
-            row = await connection.fetchrow(_GET_MERCHANT, mch_id)
-            if row is None:
-                return None
-            merchant = merchant_from_row(row)
-            if login_name is None:
-                return Access(merchant, None)
-            found = await connection.fetchrow(_GET_OPERATOR, mch_id, login_name)
-            operator = operator_from_row(mch_id, login_name, found) if found else None
-            return Access(merchant, operator)
+            row = await connection.fetchrow(_GET_ACCESS, mch_id, login_name)
+            return access_from_row(row, login_name) if row is not None else None
 
         return await self._call(work)
 

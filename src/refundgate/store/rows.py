@@ -7,11 +7,14 @@ from typing import Any, Protocol
 from refundgate.domain.merchant import Merchant, MerchantStatus, Operator
 from refundgate.domain.model import OrderStatus, PayOrder, Refund, RefundStatus, SandboxOutcome
 from refundgate.domain.secret import Secret
+from refundgate.ports import Access
 
 __all__ = [
+    "ACCESS_COLUMNS",
     "MERCHANT_COLUMNS",
     "ORDER_COLUMNS",
     "REFUND_COLUMNS",
+    "access_from_row",
     "merchant_from_row",
     "operator_from_row",
     "order_from_row",
@@ -27,6 +30,12 @@ class Row(Protocol):
 
 MERCHANT_COLUMNS = (
     "mch_id, sign_key, name, status, previous_key, previous_key_expires_at, notify_url"
+)
+# The merchant and, joined to it, the operator: one read instead of two per request.
+# A stored operator always has its login name, so a NULL one means "no such operator".
+ACCESS_COLUMNS = (
+    "m.mch_id, m.sign_key, m.name, m.status, m.previous_key, m.previous_key_expires_at,"
+    " m.notify_url, o.may_refund, o.active, o.login_name"
 )
 ORDER_COLUMNS = (
     "mch_id, pay_order_id, channel_id, currency, amount, paid_at, status, refunded_amount,"
@@ -51,6 +60,14 @@ def merchant_from_row(row: Row) -> Merchant:
         previous_key_expires_at=row[5],
         notify_url=row[6],
     )
+
+
+def access_from_row(row: Row, login_name: str | None) -> Access:
+    """A merchant row joined (left) with its operator ``login_name``'s, if asked."""
+    merchant = merchant_from_row(row)
+    if login_name is None or row[9] is None:
+        return Access(merchant, None)
+    return Access(merchant, operator_from_row(merchant.mch_id, login_name, (row[7], row[8])))
 
 
 def operator_from_row(mch_id: str, login_name: str, row: Row) -> Operator:

@@ -1,11 +1,17 @@
 """The SQLite store: the embedded default.
 
-One connection per process, used from one thread, so the event loop never
-waits on the disk. Writes run inside ``BEGIN IMMEDIATE`` transactions: SQLite
-then holds its single write lock from the first read of the transaction to the
-commit, so the checks made inside it hold across threads and across processes
-sharing the file (G1, G2). WAL lets readers go on meanwhile; ``busy_timeout``
-makes a second process wait for the lock instead of failing.
+One writing connection per process, used from one thread, so the event loop
+never waits on the disk. The merchant and refund lookups use a second,
+read-only connection on the event loop itself: in WAL mode a point read on an
+indexed key never waits for the writer and costs less than the hop to the
+writer's thread (bench/profile_app.py), and each one sees every commit made
+before it, so a changed key or a disabled merchant counts at once.
+
+Writes run inside ``BEGIN IMMEDIATE`` transactions: SQLite then holds its
+single write lock from the first read of the transaction to the commit, so
+the checks made inside it hold across threads and across processes sharing
+the file (G1, G2). WAL lets readers go on meanwhile; ``busy_timeout`` makes a
+second process wait for the lock instead of failing.
 
 Group commit: the writes waiting when the writer thread comes round run in one
 transaction, each inside its own SAVEPOINT, and every caller hears its result
@@ -76,11 +82,10 @@ from refundgate.store.outbox import (
     new_lease,
 )
 from refundgate.store.rows import (
-    MERCHANT_COLUMNS,
+    ACCESS_COLUMNS,
     ORDER_COLUMNS,
     REFUND_COLUMNS,
-    merchant_from_row,
-    operator_from_row,
+    access_from_row,
     order_from_row,
     refund_from_row,
 )
@@ -118,6 +123,10 @@ _SET_STATUS = (
     " err_code = COALESCE(?, err_code), err_msg = COALESCE(?, err_msg),"
     " succeeded_at = COALESCE(?, succeeded_at), attempts = attempts + ?"
     " WHERE refund_order_id = ? AND status = ?"
+)
+_GET_ACCESS = (
+    f"SELECT {ACCESS_COLUMNS} FROM merchants m LEFT JOIN operators o"
+    " ON o.mch_id = m.mch_id AND o.login_name = ? WHERE m.mch_id = ?"
 )
 _MERCHANT_NOTIFY_URL = "SELECT notify_url FROM merchants WHERE mch_id = ?"
 _INSERT_NOTIFICATION = (
@@ -177,6 +186,7 @@ class SqliteStore:
         self._busy_timeout_ms = busy_timeout_ms
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="refundgate-sqlite")
         self._connection: sqlite3.Connection | None = None
+        self._reader_connection: sqlite3.Connection | None = None
         # Appended on the event loop, drained on the writer thread (deque ops are atomic).
         self._pending: deque[_Write[Any]] = deque()
         self._flush_scheduled = False
@@ -196,6 +206,28 @@ class SqliteStore:
             connection.execute("PRAGMA synchronous = FULL")
             self._connection = connection
         return self._connection
+
+    def _reader(self) -> sqlite3.Connection:
+        """The read-only connection for point reads on the event loop (see the module doc)."""
+        if self._reader_connection is None:
+            connection = sqlite3.connect(
+                self._path,
+                timeout=self._busy_timeout_ms / 1000,
+                isolation_level=None,  # autocommit: each read sees the latest commit
+                check_same_thread=False,
+            )
+            # Before WAL, a reader could wait on the writer's lock, on the loop.
+            self._enable_wal(connection)
+            connection.execute("PRAGMA query_only = ON")
+            self._reader_connection = connection
+        return self._reader_connection
+
+    def _read_now(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """``work`` on the reader connection, on the calling thread."""
+        try:
+            return work(self._reader())
+        except sqlite3.Error as exc:
+            raise StoreError(f"sqlite: {type(exc).__name__}: {exc}") from exc
 
     def _enable_wal(self, connection: sqlite3.Connection) -> None:
         # Switching a file to WAL takes an exclusive lock that SQLite does not wait
@@ -299,6 +331,10 @@ class SqliteStore:
         await self._run(lambda: self._read(lambda connection: connection.execute("SELECT 1")))
 
     async def close(self) -> None:
+        if self._reader_connection is not None:
+            self._reader_connection.close()
+            self._reader_connection = None
+
         def shut() -> None:
             if self._connection is not None:
                 self._connection.close()
@@ -311,22 +347,10 @@ class SqliteStore:
 
     async def access(self, mch_id: str, login_name: str | None) -> Access | None:
         def work(connection: sqlite3.Connection) -> Access | None:
-            row = connection.execute(
-                f"SELECT {MERCHANT_COLUMNS} FROM merchants WHERE mch_id = ?", (mch_id,)
-            ).fetchone()
-            if row is None:
-                return None
-            merchant = merchant_from_row(row)
-            if login_name is None:
-                return Access(merchant, None)
-            found = connection.execute(
-                "SELECT may_refund, active FROM operators WHERE mch_id = ? AND login_name = ?",
-                (mch_id, login_name),
-            ).fetchone()
-            operator = operator_from_row(mch_id, login_name, found) if found else None
-            return Access(merchant, operator)
+            row = connection.execute(_GET_ACCESS, (login_name, mch_id)).fetchone()
+            return access_from_row(row, login_name) if row is not None else None
 
-        return await self._run(lambda: self._read(work))
+        return self._read_now(work)
 
     async def reserve(self, draft: RefundDraft) -> Reservation:
         return await self._write(lambda connection: self._reserve(connection, draft))
@@ -443,7 +467,7 @@ class SqliteStore:
             row = connection.execute(query, (mch_id, key)).fetchone()
             return refund_from_row(row) if row else None
 
-        return await self._run(lambda: self._read(work))
+        return self._read_now(work)
 
     async def get_order(self, mch_id: str, pay_order_id: str) -> PayOrder | None:
         def work(connection: sqlite3.Connection) -> PayOrder | None:
