@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -67,14 +68,22 @@ async def test_a_file_in_a_missing_folder_is_a_store_error(tmp_path: Path) -> No
 
 
 async def test_only_outcome_commits_are_relaxed_and_reservations_stay_durable(
-    seeded: SqliteStore,
+    seeded: SqliteStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # PRAGMA synchronous: 2 = FULL (fsync at every commit), 1 = NORMAL.
-    def synchronous() -> int:
-        connection = seeded._connect()
-        return int(connection.execute("PRAGMA synchronous").fetchone()[0])
+    # What each batch commits under. PRAGMA synchronous: 2 = FULL (fsync at
+    # every commit), 1 = NORMAL. The setting is only changed when a batch needs
+    # another one, so a durable batch after a relaxed one must set it back.
+    batches: list[tuple[int, list[bool]]] = []
+    commit_batch = seeded._commit_batch
 
+    def recording(connection: sqlite3.Connection, batch: list[Any]) -> None:
+        level = int(connection.execute("PRAGMA synchronous").fetchone()[0])
+        batches.append((level, [write.durable for write in batch]))
+        commit_batch(connection, batch)
+
+    monkeypatch.setattr(seeded, "_commit_batch", recording)
     await seeded.reserve(draft())
-    assert await seeded._run(synchronous) == 2
     await seeded.transition("RID1", Transition(RefundStatus.SUCCEEDED, NOW_MS, "ok"))
-    assert await seeded._run(synchronous) == 2
+    await seeded.reserve(draft("N2", rid="RID2"))
+    await seeded.transition("RID2", Transition(RefundStatus.SUCCEEDED, NOW_MS, "ok"))
+    assert batches == [(2, [True]), (1, [False]), (2, [True]), (1, [False])]

@@ -84,6 +84,29 @@ async def test_the_same_number_again_replays_without_reserving(
     assert await backend.balances("P1") == (0, 1_000, 1)
 
 
+async def test_a_retry_replays_even_when_the_order_could_take_no_new_refund(
+    seeded: AdminStore, backend: Backend
+) -> None:
+    # The whole order is held by the first request: a new refund would be refused
+    # (amount exceeded), but the retry of that same request is answered with it.
+    first = await seeded.reserve(draft(amount=10_000))
+    before = await backend.snapshot()
+    again = await seeded.reserve(draft(amount=10_000, rid="RID2"))
+    assert not again.created
+    assert again.refund == first.refund
+    assert await backend.snapshot() == before
+
+
+async def test_a_number_reused_on_a_missing_order_conflicts_and_changes_nothing(
+    seeded: AdminStore, backend: Backend
+) -> None:
+    await seeded.reserve(draft())
+    before = await backend.snapshot()
+    with pytest.raises(RefundNumberConflict):
+        await seeded.reserve(draft(rid="RID2", order="NO-SUCH-ORDER"))
+    assert await backend.snapshot() == before
+
+
 async def test_the_same_number_for_another_amount_conflicts_and_changes_nothing(
     seeded: AdminStore, backend: Backend
 ) -> None:

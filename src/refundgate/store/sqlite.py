@@ -47,6 +47,7 @@ from refundgate.domain.errors import (
     MerchantNotFound,
     RefundNotFound,
     RefundNumberConflict,
+    RefundRefused,
 )
 from refundgate.domain.merchant import Merchant, Operator
 from refundgate.domain.model import BalanceChange, PayOrder, Refund, RefundDraft, RefundStatus
@@ -124,6 +125,7 @@ _SET_STATUS = (
     " succeeded_at = COALESCE(?, succeeded_at), attempts = attempts + ?"
     " WHERE refund_order_id = ? AND status = ?"
 )
+_SET_STATUS_RETURNING = f"{_SET_STATUS} RETURNING {REFUND_COLUMNS}"
 _GET_ACCESS = (
     f"SELECT {ACCESS_COLUMNS} FROM merchants m LEFT JOIN operators o"
     " ON o.mch_id = m.mch_id AND o.login_name = ? WHERE m.mch_id = ?"
@@ -145,6 +147,14 @@ def sqlite_path(database_url: str) -> str:
 
 def _detail(detail: object) -> str | None:
     return json.dumps(detail, ensure_ascii=False, sort_keys=True) if detail else None
+
+
+class _Replayed(Exception):
+    """The number is already held: its reservation, answered as a replay (nothing written)."""
+
+    def __init__(self, reservation: Reservation) -> None:
+        super().__init__(reservation.refund.refund_order_id)
+        self.reservation = reservation
 
 
 @dataclass(slots=True)
@@ -187,6 +197,7 @@ class SqliteStore:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="refundgate-sqlite")
         self._connection: sqlite3.Connection | None = None
         self._reader_connection: sqlite3.Connection | None = None
+        self._synchronous = "FULL"  # the writer connection's, as last set
         # Appended on the event loop, drained on the writer thread (deque ops are atomic).
         self._pending: deque[_Write[Any]] = deque()
         self._flush_scheduled = False
@@ -204,6 +215,7 @@ class SqliteStore:
             connection.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
             self._enable_wal(connection)
             connection.execute("PRAGMA synchronous = FULL")
+            self._synchronous = "FULL"
             self._connection = connection
         return self._connection
 
@@ -271,16 +283,15 @@ class SqliteStore:
 
     def _run_batch(self, batch: list[_Write[Any]]) -> None:
         connection = self._connect()
-        durable = any(write.durable for write in batch)
-        if not durable:
-            # Outcome commits only: a lost one is asked of the channel again with
-            # the same key. The next durable commit flushes these pages too.
-            connection.execute("PRAGMA synchronous = NORMAL")
-        try:
-            self._commit_batch(connection, batch)
-        finally:
-            if not durable:
-                connection.execute("PRAGMA synchronous = FULL")
+        # Outcome commits only may skip the flush: a lost one is asked of the
+        # channel again with the same key, and the next durable commit flushes
+        # its pages too. Every write goes through here, so the setting is
+        # always the one its batch needs.
+        wanted = "FULL" if any(write.durable for write in batch) else "NORMAL"
+        if wanted != self._synchronous:
+            connection.execute(f"PRAGMA synchronous = {wanted}")
+            self._synchronous = wanted
+        self._commit_batch(connection, batch)
 
     @staticmethod
     def _commit_batch(connection: sqlite3.Connection, batch: list[_Write[Any]]) -> None:
@@ -353,32 +364,41 @@ class SqliteStore:
         return self._read_now(work)
 
     async def reserve(self, draft: RefundDraft) -> Reservation:
-        return await self._write(lambda connection: self._reserve(connection, draft))
+        try:
+            return await self._write(lambda connection: self._reserve(connection, draft))
+        except _Replayed as replayed:
+            return replayed.reservation
 
     def _reserve(self, connection: sqlite3.Connection, draft: RefundDraft) -> Reservation:
         request = draft.request
-        row = connection.execute(
-            _FIND_BY_NUMBER, (request.mch_id, request.mch_refund_no)
-        ).fetchone()
-        if row is not None:
-            return self._replay(connection, refund_from_row(row), draft)
         found = connection.execute(_GET_ORDER, (request.mch_id, request.pay_order_id)).fetchone()
         order = order_from_row(found) if found else None
-        check_refund(order, draft)
+        try:
+            check_refund(order, draft)
+        except RefundRefused:
+            # A retry of a refund we already hold is answered with it, even when
+            # the order could take no new refund now.
+            self._replay_if_held(connection, draft)
+            raise
         assert order is not None  # check_refund refuses a missing order
         refund = Refund.reserved(draft, order)
+        try:
+            # First, so that a number already used fails before anything changed.
+            connection.execute(
+                _INSERT_REFUND,
+                (
+                    refund.refund_order_id, refund.mch_id, refund.mch_refund_no,
+                    refund.pay_order_id, refund.channel_id, refund.amount, refund.currency,
+                    refund.login_name, refund.client_ip, refund.device, refund.notify_url,
+                    _detail(dict(request.extra)), refund.created_at, refund.updated_at,
+                ),
+            )  # fmt: skip
+        except sqlite3.IntegrityError:
+            self._replay_if_held(connection, draft)
+            raise
         connection.execute(
             _RESERVE, (refund.amount, refund.created_at, refund.mch_id, refund.pay_order_id)
         )
-        connection.execute(
-            _INSERT_REFUND,
-            (
-                refund.refund_order_id, refund.mch_id, refund.mch_refund_no,
-                refund.pay_order_id, refund.channel_id, refund.amount, refund.currency,
-                refund.login_name, refund.client_ip, refund.device, refund.notify_url,
-                _detail(dict(request.extra)), refund.created_at, refund.updated_at,
-            ),
-        )  # fmt: skip
         connection.execute(
             _INSERT_EVENT,
             (
@@ -389,6 +409,15 @@ class SqliteStore:
         )  # fmt: skip
         reserved = order.reserve(refund.amount, refund.created_at)
         return Reservation(refund, reserved, created=True)
+
+    def _replay_if_held(self, connection: sqlite3.Connection, draft: RefundDraft) -> None:
+        """Raise the stored refund under this number as a replay, if there is one."""
+        request = draft.request
+        row = connection.execute(
+            _FIND_BY_NUMBER, (request.mch_id, request.mch_refund_no)
+        ).fetchone()
+        if row is not None:
+            raise _Replayed(self._replay(connection, refund_from_row(row), draft))
 
     @staticmethod
     def _replay(connection: sqlite3.Connection, refund: Refund, draft: RefundDraft) -> Reservation:
@@ -415,14 +444,14 @@ class SqliteStore:
             return refund
         balances = BalanceChange.of(source, target, refund.amount)
         succeeded_at = change.at if target is RefundStatus.SUCCEEDED else None
-        connection.execute(
-            _SET_STATUS,
+        changed = connection.execute(
+            _SET_STATUS_RETURNING,
             (
                 target.name, change.at, change.channel_refund_id, change.err_code,
                 change.err_msg, succeeded_at, int(source is RefundStatus.PENDING),
                 refund_order_id, source.name,
             ),
-        )  # fmt: skip
+        ).fetchall()  # fmt: skip
         connection.execute(
             _MOVE_BALANCES,
             (
@@ -439,7 +468,7 @@ class SqliteStore:
         )  # fmt: skip
         if target.is_final:
             self._enqueue_notification(connection, refund, target, change.at)
-        return refund_from_row(connection.execute(_GET_REFUND, (refund_order_id,)).fetchone())
+        return refund_from_row(changed[0])  # the batch holds the lock: the row is as read
 
     @staticmethod
     def _enqueue_notification(
