@@ -50,11 +50,17 @@ def test_no_crash_checkpoint_unless_asked() -> None:
 
 
 class LifespanApp:
-    """An app that records the lifespan messages it saw."""
+    """An app that records the lifespan messages (or RSGI hooks) it saw."""
 
     def __init__(self) -> None:
         self.seen: list[str] = []
         self.deps = "the app's deps"
+
+    async def __rsgi__(self, scope: Any, protocol: Any) -> None:
+        self.seen.append("rsgi")
+
+    def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.seen.append("rsgi_del")
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         while True:
@@ -90,3 +96,27 @@ async def test_the_jobs_run_from_startup_to_shutdown_beside_the_app(tmp_path: Pa
     assert len(runs) == count  # stopped before the app closed its store
     assert inner.seen == ["lifespan.startup", "lifespan.shutdown"]
     assert app.deps == "the app's deps"
+
+
+def test_under_rsgi_the_jobs_run_from_the_init_hook_to_the_del_hook() -> None:
+    runs: list[int] = []
+    inner = LifespanApp()
+
+    async def job(now: int) -> int:
+        runs.append(now)
+        return 0
+
+    app = WithJobs(inner, [("job", job)], clock=FakeClock(), gate=None, interval_s=0.001)
+    loop = asyncio.new_event_loop()
+    try:
+        app.__rsgi_init__(loop)  # as granian calls it: before its loop runs
+        loop.run_until_complete(app.__rsgi__(object(), object()))
+        loop.run_until_complete(asyncio.sleep(0.05))
+        assert runs  # the jobs ran while the worker served
+        app.__rsgi_del__(loop)  # as granian calls it: once serving has stopped
+        count = len(runs)
+        loop.run_until_complete(asyncio.sleep(0.01))
+        assert len(runs) == count  # stopped before the app closed its store
+    finally:
+        loop.close()
+    assert inner.seen == ["rsgi", "rsgi_del"]

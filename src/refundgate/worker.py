@@ -21,7 +21,7 @@ import os
 import signal
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from refundgate.api import GatewayApp
 from refundgate.ports import Clock
@@ -45,7 +45,16 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
-App = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class App(Protocol):
+    """An app both servers can run: ASGI (uvicorn) and RSGI (granian)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None: ...
+
+    async def __rsgi__(self, scope: Any, protocol: Any) -> None: ...
+
+    def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None: ...
 
 
 def background_jobs(deps: Deps) -> list[Job]:
@@ -136,8 +145,20 @@ class WithJobs:
 
         await self.app(scope, relay, send)
 
-    def _start(self) -> None:
-        self._task = asyncio.create_task(
+    async def __rsgi__(self, scope: Any, protocol: Any) -> None:
+        await self.app.__rsgi__(scope, protocol)
+
+    def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        """RSGI start hook: the jobs begin with the worker's loop."""
+        self._start(loop)
+
+    def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
+        """RSGI stop hook: the jobs end before the app closes the store they use."""
+        loop.run_until_complete(self._finish())
+        self.app.__rsgi_del__(loop)
+
+    def _start(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self._task = (loop or asyncio.get_running_loop()).create_task(
             run_jobs(
                 self._jobs,
                 clock=self._clock,

@@ -1,4 +1,4 @@
-"""The ASGI application: routing, body limits, and the last line of defence.
+"""The web application: routing, body limits, and the last line of defence.
 
 No input produces a 500 or a traceback: protocol failures become unsigned
 ``retCode=FAIL`` answers, and anything unexpected becomes ``SYSTEMERROR``
@@ -8,8 +8,10 @@ protocol-level answer; only transport problems use other statuses.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -38,8 +40,11 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 Handler = Callable[[Deps, Fields], Awaitable[Answer]]
+Headers = list[tuple[str, str]]
+#: What a route answers, whichever server carries it: status, headers, body.
+Response = tuple[int, Headers, bytes]
 
-_JSON = [(b"content-type", b"application/json; charset=utf-8")]
+_JSON: Headers = [("content-type", "application/json; charset=utf-8")]
 _log = structlog.get_logger("refundgate.api")
 
 
@@ -47,9 +52,26 @@ class _BodyTooLarge(Exception):
     pass
 
 
-async def _read_body(scope: Scope, receive: Receive) -> bytes:
+@dataclass(frozen=True, slots=True)
+class _Request:
+    """What the routes need of a request, taken from an ASGI or an RSGI server."""
+
+    path: str
+    method: str
+    content_type: str | None
+    query_string: bytes
+    read_body: Callable[[], Awaitable[bytes]]  # raises _BodyTooLarge
+
+
+def _declared_too_large(content_length: str | bytes | None) -> bool:
+    return (
+        content_length is not None and content_length.isdigit() and int(content_length) > BODY_LIMIT
+    )
+
+
+async def _read_asgi_body(scope: Scope, receive: Receive) -> bytes:
     for name, value in scope.get("headers", ()):
-        if name == b"content-length" and value.isdigit() and int(value) > BODY_LIMIT:
+        if name == b"content-length" and _declared_too_large(value):
             raise _BodyTooLarge
     chunks: list[bytes] = []
     size = 0
@@ -67,22 +89,39 @@ async def _read_body(scope: Scope, receive: Receive) -> bytes:
     return b"".join(chunks)
 
 
-def _content_type(scope: Scope) -> str | None:
+async def _read_rsgi_body(scope: Any, protocol: Any) -> bytes:
+    declared = scope.headers.get("content-length")
+    if _declared_too_large(declared):
+        raise _BodyTooLarge
+    if declared is not None:
+        return bytes(await protocol())  # the server reads exactly what was declared
+    chunks: list[bytes] = []  # chunked: read as it comes, up to the limit
+    size = 0
+    async for chunk in protocol:
+        size += len(chunk)
+        if size > BODY_LIMIT:
+            raise _BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _asgi_content_type(scope: Scope) -> str | None:
     for name, value in scope.get("headers", ()):
         if name == b"content-type":
             return bytes(value).decode("latin-1")
     return None
 
 
-async def _respond(
-    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]
-) -> None:
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+def _asgi_headers(headers: Headers) -> list[tuple[bytes, bytes]]:
+    return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]
 
 
 class GatewayApp:
-    """The gateway's ASGI app, over use-case dependencies built by ``bootstrap``."""
+    """The gateway, over use-case dependencies built by ``bootstrap``.
+
+    It speaks ASGI (``__call__``: uvicorn, the tests) and RSGI (``__rsgi__``:
+    granian, the faster of the two here); both carry the same routes.
+    """
 
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
@@ -95,7 +134,51 @@ class GatewayApp:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
         elif scope["type"] == "http":
-            await self._http(scope, receive, send)
+            request = _Request(
+                scope["path"],
+                scope["method"],
+                _asgi_content_type(scope),
+                scope.get("query_string", b""),
+                lambda: _read_asgi_body(scope, receive),
+            )
+            status, headers, body = await self._route(request)
+            start = {"type": "http.response.start", "status": status}
+            await send({**start, "headers": _asgi_headers(headers)})
+            await send({"type": "http.response.body", "body": body})
+
+    async def __rsgi__(self, scope: Any, protocol: Any) -> None:
+        """RSGI entry (granian); websockets are not served."""
+        if scope.proto != "http":
+            return
+        request = _Request(
+            scope.path,
+            scope.method,
+            scope.headers.get("content-type"),
+            scope.query_string.encode("latin-1"),
+            lambda: _read_rsgi_body(scope, protocol),
+        )
+        try:
+            status, headers, body = await self._route(request)
+        except Exception:  # a bug, not an answer: still no traceback to the client
+            _log.exception("unexpected_error", path=scope.path)
+            status, headers = 500, _JSON
+            body = encode(failure_answer(ErrorCode.SYSTEMERROR))
+        protocol.response_bytes(status, headers, body)
+
+    def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        """RSGI start hook: nothing to open, the store connects on first use."""
+
+    def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
+        """RSGI stop hook, called once the worker's loop has stopped serving."""
+        loop.run_until_complete(self.aclose())
+
+    async def aclose(self) -> None:
+        """Close the store, the channel connectors and the notification sender."""
+        await self.deps.store.close()
+        if self.deps.resolver is not None:
+            await self.deps.resolver.aclose()
+        if self.deps.notifier is not None:
+            await self.deps.notifier.aclose()
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -103,70 +186,59 @@ class GatewayApp:
             if message["type"] == "lifespan.startup":
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                await self.deps.store.close()
-                if self.deps.resolver is not None:
-                    await self.deps.resolver.aclose()
-                if self.deps.notifier is not None:
-                    await self.deps.notifier.aclose()
+                await self.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path, method = scope["path"], scope["method"]
+    async def _route(self, request: _Request) -> Response:
+        path, method = request.path, request.method
         if path == "/healthz":
-            await self._health(send, method)
-            return
+            return await self._health(method)
         if path in CALLBACK_PATHS and method == "POST":
-            await self._callback(scope, receive, send)
-            return
+            return await self._callback(request)
         handler = self._routes.get(path)
         if handler is None:
-            body = encode({"retCode": "FAIL", "retMsg": "not found"})
-            await _respond(send, 404, body, _JSON)
-            return
+            return 404, _JSON, encode({"retCode": "FAIL", "retMsg": "not found"})
         if method != "POST":
             body = encode({"retCode": "FAIL", "retMsg": "use POST"})
-            await _respond(send, 405, body, [*_JSON, (b"allow", b"POST")])
-            return
+            return 405, [*_JSON, ("allow", "POST")], body
         try:
-            raw = await _read_body(scope, receive)
+            raw = await request.read_body()
         except _BodyTooLarge:
             body = encode(failure_answer(ErrorCode.PARAM_ERROR, "request body too large"))
-            await _respond(send, 413, body, _JSON)
-            return
-        answer = await self._answer(handler, raw, scope)
-        await _respond(send, 200, encode(answer), _JSON)
+            return 413, _JSON, body
+        answer = await self._answer(handler, raw, request)
+        return 200, _JSON, encode(answer)
 
-    async def _callback(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _callback(self, request: _Request) -> Response:
         try:
-            raw = await _read_body(scope, receive)
+            raw = await request.read_body()
         except _BodyTooLarge:
-            await _respond(send, 413, b"too large", [(b"content-type", b"text/plain")])
-            return
-        family = CALLBACK_PATHS[scope["path"]]
+            return 413, [("content-type", "text/plain")], b"too large"
+        family = CALLBACK_PATHS[request.path]
         try:
             status, body, content_type = await callback_answer(
-                self.deps, family, raw, _content_type(scope) or ""
+                self.deps, family, raw, request.content_type or ""
             )
         except Exception:  # never a traceback to a channel; it will send again
-            _log.exception("unexpected_error", path=scope["path"])
+            _log.exception("unexpected_error", path=request.path)
             status, body, content_type = 500, b"error", "text/plain"
-        await _respond(send, status, body, [(b"content-type", content_type.encode("latin-1"))])
+        return status, [("content-type", content_type)], body
 
-    async def _answer(self, handler: Handler, raw: bytes, scope: Scope) -> Answer:
+    async def _answer(self, handler: Handler, raw: bytes, request: _Request) -> Answer:
         started = time.perf_counter()
         try:
-            fields = decode_request(raw, _content_type(scope), scope.get("query_string", b""))
+            fields = decode_request(raw, request.content_type, request.query_string)
             answer = await handler(self.deps, fields)
         except ProtocolError as error:
             answer = failure_answer(error.code, error.message)
         except AccessDenied as error:
             answer = failure_answer(code_for(error))
         except StoreError as error:
-            _log.error("store_unavailable", path=scope["path"], error=str(error))
+            _log.error("store_unavailable", path=request.path, error=str(error))
             answer = failure_answer(ErrorCode.SYSTEMERROR)
         except Exception:
-            _log.exception("unexpected_error", path=scope["path"])
+            _log.exception("unexpected_error", path=request.path)
             answer = failure_answer(ErrorCode.SYSTEMERROR)
         # A refund that went through is on record as events (G6); its log line is
         # debug, because at info it cost a quarter of the event loop's CPU per
@@ -175,7 +247,7 @@ class GatewayApp:
         log = _log.debug if succeeded else _log.info
         log(
             "answered",
-            path=scope["path"],
+            path=request.path,
             ret_code=answer.get("retCode"),
             res_code=answer.get("resCode"),
             err_code=answer.get("errCode"),
@@ -184,13 +256,11 @@ class GatewayApp:
         )
         return answer
 
-    async def _health(self, send: Send, method: str) -> None:
+    async def _health(self, method: str) -> Response:
         if method not in ("GET", "HEAD"):
-            await _respond(send, 405, b'{"status":"use GET"}', [*_JSON, (b"allow", b"GET")])
-            return
+            return 405, [*_JSON, ("allow", "GET")], b'{"status":"use GET"}'
         try:
             await self.deps.store.ping()
         except StoreError:
-            await _respond(send, 503, b'{"status":"database unavailable"}', _JSON)
-            return
-        await _respond(send, 200, b'{"status":"ok"}', _JSON)
+            return 503, _JSON, b'{"status":"database unavailable"}'
+        return 200, _JSON, b'{"status":"ok"}'
