@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import shutil
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -76,10 +79,10 @@ async def test_only_outcome_commits_are_relaxed_and_reservations_stay_durable(
     batches: list[tuple[int, list[bool]]] = []
     commit_batch = seeded._commit_batch
 
-    def recording(connection: sqlite3.Connection, batch: list[Any]) -> None:
+    def recording(connection: sqlite3.Connection, batch: list[Any], *, wait: bool) -> bool:
         level = int(connection.execute("PRAGMA synchronous").fetchone()[0])
         batches.append((level, [write.durable for write in batch]))
-        commit_batch(connection, batch)
+        return commit_batch(connection, batch, wait=wait)
 
     monkeypatch.setattr(seeded, "_commit_batch", recording)
     await seeded.reserve(draft())
@@ -87,3 +90,50 @@ async def test_only_outcome_commits_are_relaxed_and_reservations_stay_durable(
     await seeded.reserve(draft("N2", rid="RID2"))
     await seeded.transition("RID2", Transition(RefundStatus.SUCCEEDED, NOW_MS, "ok"))
     assert batches == [(2, [True]), (1, [False]), (2, [True]), (1, [False])]
+
+
+async def test_a_write_waits_for_another_process_lock_off_the_loop(
+    seeded: SqliteStore, db_path: Path
+) -> None:
+    # Batches commit on the event loop, but never wait there for a lock that
+    # another process holds: that wait happens on the store's thread.
+    other = sqlite3.connect(db_path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        reserving = asyncio.create_task(seeded.reserve(draft()))
+        started = time.monotonic()
+        for _ in range(10):
+            await asyncio.sleep(0.01)
+        assert time.monotonic() - started < 2  # the loop was not held (busy_timeout is 10 s)
+        assert not reserving.done()  # the write waits for the lock
+        assert await seeded.access(MCH_ID, None) is not None  # and reads are answered
+        assert balances(db_path) == (0, 0, 0)
+        other.execute("COMMIT")
+        reservation = await asyncio.wait_for(reserving, 5)
+    finally:
+        other.close()
+    assert reservation.created
+    assert balances(db_path) == (0, 1_000, 1)
+    # The writes after it commit on the loop again.
+    await seeded.transition("RID1", Transition(RefundStatus.SUCCEEDED, NOW_MS, "ok"))
+    assert balances(db_path) == (1_000, 0, 1)
+
+
+async def test_a_lock_held_past_the_busy_timeout_fails_the_write_and_changes_nothing(
+    db_path: Path, migrated_template: Path
+) -> None:
+    shutil.copyfile(migrated_template, db_path)
+    store = SqliteStore(f"sqlite:///{db_path}", busy_timeout_ms=200)
+    other = sqlite3.connect(db_path, isolation_level=None)
+    try:
+        await seed_merchants(store)
+        await store.add_order(PayOrder(MCH_ID, "P1", "ALIPAY_QR", "CAD", 10_000, NOW_MS))
+        other.execute("BEGIN IMMEDIATE")
+        with pytest.raises(StoreError, match="locked"):
+            await store.reserve(draft())
+        other.execute("ROLLBACK")
+        assert balances(db_path) == (0, 0, 0)
+        assert (await store.reserve(draft())).created  # the next one goes through
+    finally:
+        other.close()
+        await store.close()

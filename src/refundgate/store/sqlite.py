@@ -1,27 +1,35 @@
 """The SQLite store: the embedded default.
 
-One writing connection per process, used from one thread, so the event loop
-never waits on the disk. The merchant and refund lookups use a second,
-read-only connection on the event loop itself: in WAL mode a point read on an
-indexed key never waits for the writer and costs less than the hop to the
-writer's thread (bench/profile_app.py), and each one sees every commit made
-before it, so a changed key or a disabled merchant counts at once.
+Three connections per process. Writes go through one writing connection, in
+batches that run on the event loop itself. The merchant and refund lookups
+use a read-only connection on the loop too: in WAL mode a point read on an
+indexed key never waits for the writer, and each sees every commit made
+before it, so a changed key or a disabled merchant counts at once. Longer
+reads (lists, scans) run on a thread with a read-only connection of its own.
+
+Why on the loop: a hop to a writer thread and back, twice per refund, cost
+more CPU (70–100 µs a refund: GIL hand-offs and wake-ups) than the loop
+spends waiting for the batch's flush, which many refunds share
+(bench/profile_app.py: 3.3–3.8k/s with a writer thread, 4.7–5.0k/s on the
+loop). The loop never waits for *another process's* lock, though: the
+writer's busy timeout is 0, and a batch that finds the lock taken is handed
+to the thread, which waits up to ``busy_timeout`` for it; later writes queue
+behind it.
 
 Writes run inside ``BEGIN IMMEDIATE`` transactions: SQLite then holds its
 single write lock from the first read of the transaction to the commit, so
-the checks made inside it hold across threads and across processes sharing
-the file (G1, G2). WAL lets readers go on meanwhile; ``busy_timeout`` makes a
-second process wait for the lock instead of failing.
+the checks made inside it hold across processes sharing the file (G1, G2).
+WAL lets readers go on meanwhile.
 
-Group commit: the writes waiting when the writer thread comes round run in one
-transaction, each inside its own SAVEPOINT, and every caller hears its result
-only after that transaction's COMMIT. One fsync then covers many refunds (the
-disk's flush, not the CPU, bounded one-transaction-per-write at about 1.4k/s
-here) while each write stays atomic: a write that raises (a refusal, a
-conflict) rolls back to its savepoint and leaves the others alone. Writes run
-one after another on one connection, so a later write in a batch sees an
-earlier one exactly as it would have after a separate commit: replays and
-conflicts behave as with one transaction each.
+Group commit: the writes queued by the time the loop comes round to the
+batch run in one transaction, each inside its own SAVEPOINT, and every
+caller hears its result only after that transaction's COMMIT. One fsync then
+covers many refunds (one transaction per write was bounded by the disk's
+flush at about 1.4k/s here) while each write stays atomic: a write that
+raises (a refusal, a conflict) rolls back to its savepoint and leaves the
+others alone. Writes run one after another on one connection, so a later
+write in a batch sees an earlier one exactly as it would have after a
+separate commit: replays and conflicts behave as with one transaction each.
 """
 
 from __future__ import annotations
@@ -168,6 +176,13 @@ class _Write(Generic[T]):
     error: BaseException | None = None
 
 
+def _fail(batch: list[_Write[Any]], error: BaseException) -> None:
+    """The batch did not commit: each write that had not failed on its own fails with it."""
+    for write in batch:
+        if write.error is None:
+            write.error = error
+
+
 def _settle(writes: list[_Write[Any]]) -> None:
     for write in writes:
         if not write.settled.done():  # a caller that went away leaves a cancelled future
@@ -194,48 +209,49 @@ class SqliteStore:
         self._url = database_url
         self._path = sqlite_path(database_url)
         self._busy_timeout_ms = busy_timeout_ms
+        # Waits for another process's write lock, and the reads that are not point reads.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="refundgate-sqlite")
-        self._connection: sqlite3.Connection | None = None
-        self._reader_connection: sqlite3.Connection | None = None
+        self._writer_connection: sqlite3.Connection | None = None
+        self._loop_reader: sqlite3.Connection | None = None
+        self._thread_reader: sqlite3.Connection | None = None
         self._synchronous = "FULL"  # the writer connection's, as last set
-        # Appended on the event loop, drained on the writer thread (deque ops are atomic).
         self._pending: deque[_Write[Any]] = deque()
-        self._flush_scheduled = False
+        self._idle = asyncio.Event()  # cleared while a batch is scheduled or running
+        self._idle.set()
+        self._closed = False
 
     # -- plumbing ---------------------------------------------------------
 
-    def _connect(self) -> sqlite3.Connection:
-        if self._connection is None:
-            connection = sqlite3.connect(
-                self._path,
-                timeout=self._busy_timeout_ms / 1000,
-                isolation_level=None,
-                check_same_thread=False,
-            )
-            connection.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
-            self._enable_wal(connection)
+    def _open(self, *, busy_timeout_ms: int, read_only: bool) -> sqlite3.Connection:
+        connection = sqlite3.connect(
+            self._path,
+            timeout=busy_timeout_ms / 1000,
+            isolation_level=None,  # autocommit unless a batch says BEGIN
+            check_same_thread=False,
+        )
+        # Before WAL, a reader could wait on the writer's lock.
+        self._enable_wal(connection)
+        if read_only:
+            connection.execute("PRAGMA query_only = ON")
+        return connection
+
+    def _writer(self) -> sqlite3.Connection:
+        """The one writing connection. It never waits for a lock on the loop (timeout 0)."""
+        if self._writer_connection is None:
+            connection = self._open(busy_timeout_ms=0, read_only=False)
             connection.execute("PRAGMA synchronous = FULL")
             self._synchronous = "FULL"
-            self._connection = connection
-        return self._connection
+            self._writer_connection = connection
+        return self._writer_connection
 
     def _reader(self) -> sqlite3.Connection:
         """The read-only connection for point reads on the event loop (see the module doc)."""
-        if self._reader_connection is None:
-            connection = sqlite3.connect(
-                self._path,
-                timeout=self._busy_timeout_ms / 1000,
-                isolation_level=None,  # autocommit: each read sees the latest commit
-                check_same_thread=False,
-            )
-            # Before WAL, a reader could wait on the writer's lock, on the loop.
-            self._enable_wal(connection)
-            connection.execute("PRAGMA query_only = ON")
-            self._reader_connection = connection
-        return self._reader_connection
+        if self._loop_reader is None:
+            self._loop_reader = self._open(busy_timeout_ms=self._busy_timeout_ms, read_only=True)
+        return self._loop_reader
 
     def _read_now(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """``work`` on the reader connection, on the calling thread."""
+        """``work`` on the loop's reader connection, on the calling thread."""
         try:
             return work(self._reader())
         except sqlite3.Error as exc:
@@ -259,30 +275,59 @@ class SqliteStore:
             time.sleep(0.005)
 
     def _flush(self) -> None:
-        """Run every waiting write as one transaction, then wake their callers (writer thread)."""
-        # Cleared before draining: a write queued from now on schedules a flush of
-        # its own; one queued before is in this batch. At worst a flush finds nothing.
-        self._flush_scheduled = False
+        """Run every waiting write as one transaction, then wake their callers (on the loop)."""
         batch = [self._pending.popleft() for _ in range(len(self._pending))]
         if not batch:
+            self._idle.set()
             return
         try:
-            self._run_batch(batch)
+            committed = self._run_batch(batch, wait=False)
         except Exception as exc:  # no connection, a failed PRAGMA: the batch did not run
-            for write in batch:
-                write.error = write.error or exc
-        finally:
-            # One wake-up per loop and batch, not one per write: that is most of the
-            # saving on the event loop's side.
-            by_loop: dict[asyncio.AbstractEventLoop, list[_Write[Any]]] = {}
-            for write in batch:
-                by_loop.setdefault(write.settled.get_loop(), []).append(write)
-            for loop, writes in by_loop.items():
-                with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits
-                    loop.call_soon_threadsafe(_settle, writes)
+            _fail(batch, exc)
+            committed = True
+        if not committed:
+            # Another process holds the write lock: wait for it on the thread,
+            # never on the loop. Later writes queue behind this batch.
+            loop = asyncio.get_running_loop()
+            self._executor.submit(self._flush_waiting, batch, loop)
+            return
+        self._batch_done(batch)
 
-    def _run_batch(self, batch: list[_Write[Any]]) -> None:
-        connection = self._connect()
+    def _flush_waiting(self, batch: list[_Write[Any]], loop: asyncio.AbstractEventLoop) -> None:
+        """The batch, on the thread, waiting up to ``busy_timeout`` for the write lock."""
+        try:
+            connection = self._writer()
+            connection.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
+            try:
+                self._run_batch(batch, wait=True)
+            finally:
+                connection.execute("PRAGMA busy_timeout = 0")
+        except Exception as exc:  # no connection, a failed PRAGMA: the batch did not run
+            _fail(batch, exc)
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
+            loop.call_soon_threadsafe(self._batch_done, batch)
+
+    def _batch_done(self, batch: list[_Write[Any]]) -> None:
+        """Wake the batch's callers; start the next batch if writes queued meanwhile."""
+        if self._pending:  # accepted before any close: they run too
+            asyncio.get_running_loop().call_soon(self._flush)
+        else:
+            self._idle.set()
+        # The callers on this loop are woken at once; any on another loop get one
+        # wake-up per loop and batch.
+        running = asyncio.get_running_loop()
+        by_loop: dict[asyncio.AbstractEventLoop, list[_Write[Any]]] = {}
+        for write in batch:
+            by_loop.setdefault(write.settled.get_loop(), []).append(write)
+        for loop, writes in by_loop.items():
+            if loop is running:
+                _settle(writes)
+                continue
+            with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits
+                loop.call_soon_threadsafe(_settle, writes)
+
+    def _run_batch(self, batch: list[_Write[Any]], *, wait: bool) -> bool:
+        connection = self._writer()
         # Outcome commits only may skip the flush: a lost one is asked of the
         # channel again with the same key, and the next durable commit flushes
         # its pages too. Every write goes through here, so the setting is
@@ -291,26 +336,37 @@ class SqliteStore:
         if wanted != self._synchronous:
             connection.execute(f"PRAGMA synchronous = {wanted}")
             self._synchronous = wanted
-        self._commit_batch(connection, batch)
+        return self._commit_batch(connection, batch, wait=wait)
 
     @staticmethod
-    def _commit_batch(connection: sqlite3.Connection, batch: list[_Write[Any]]) -> None:
+    def _commit_batch(
+        connection: sqlite3.Connection, batch: list[_Write[Any]], *, wait: bool
+    ) -> bool:
+        """Commit the batch; False, with nothing done, if the lock is taken and not ``wait``."""
         try:
             connection.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if not wait and exc.sqlite_errorcode == sqlite3.SQLITE_BUSY:
+                return False
+            _fail(batch, exc)
+            return True
+        try:
             for write in batch:
                 _attempt(connection, write)
             connection.execute("COMMIT")
         except sqlite3.Error as exc:
-            # The batch's transaction is gone (or never began): nothing of it was
-            # kept, so every write that had succeeded fails with it.
+            # The batch's transaction is gone: nothing of it was kept, so every
+            # write that had succeeded fails with it.
             if connection.in_transaction:
                 connection.execute("ROLLBACK")
-            for write in batch:
-                if write.error is None:
-                    write.error = exc
+            _fail(batch, exc)
+        return True
 
     def _read(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        return work(self._connect())
+        """``work`` on the thread's reader connection (run through :meth:`_run`)."""
+        if self._thread_reader is None:
+            self._thread_reader = self._open(busy_timeout_ms=self._busy_timeout_ms, read_only=True)
+        return work(self._thread_reader)
 
     async def _run(self, call: Callable[[], T]) -> T:
         loop = asyncio.get_running_loop()
@@ -321,15 +377,15 @@ class SqliteStore:
 
     async def _write(self, work: Callable[[sqlite3.Connection], T], *, durable: bool = True) -> T:
         """Run ``work`` in the next batch; return once that batch is committed."""
-        write = _Write(work, durable, asyncio.get_running_loop().create_future())
+        if self._closed:
+            raise RuntimeError("the store is closed")
+        loop = asyncio.get_running_loop()
+        write = _Write(work, durable, loop.create_future())
         self._pending.append(write)
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            try:
-                self._executor.submit(self._flush)
-            except RuntimeError:  # the store is closed
-                self._flush_scheduled = False
-                raise
+        if self._idle.is_set():
+            # After the callbacks already due: the writes they queue join this batch.
+            self._idle.clear()
+            loop.call_soon(self._flush)
         await write.settled
         if isinstance(write.error, sqlite3.Error):
             error = write.error
@@ -342,14 +398,17 @@ class SqliteStore:
         await self._run(lambda: self._read(lambda connection: connection.execute("SELECT 1")))
 
     async def close(self) -> None:
-        if self._reader_connection is not None:
-            self._reader_connection.close()
-            self._reader_connection = None
+        self._closed = True
+        await self._idle.wait()  # the batch in hand finishes and wakes its callers
+        if self._loop_reader is not None:
+            self._loop_reader.close()
+            self._loop_reader = None
 
         def shut() -> None:
-            if self._connection is not None:
-                self._connection.close()
-                self._connection = None
+            for connection in (self._writer_connection, self._thread_reader):
+                if connection is not None:
+                    connection.close()
+            self._writer_connection = self._thread_reader = None
 
         await self._run(shut)
         self._executor.shutdown(wait=True)
@@ -581,7 +640,8 @@ class SqliteStore:
             raise StoreError(f"sqlite: cannot use {self._path}: {reason}") from exc
 
     def _upgrade(self) -> None:
-        self._connect()  # WAL first, so that the migration itself runs in WAL mode
+        # WAL first, so that the migration itself runs in WAL mode.
+        self._open(busy_timeout_ms=self._busy_timeout_ms, read_only=False).close()
         upgrade(self._url)
 
     async def merchant_count(self) -> int:
