@@ -44,6 +44,12 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         "--large-refunds", type=int, default=None, help="the large table (10^6; quick 0 = skip)"
     )
     parser.add_argument("--workers", type=int, default=1, help="refundgate serve --workers")
+    parser.add_argument(
+        "--server",
+        default="granian",
+        choices=["granian", "uvicorn"],
+        help="refundgate serve --server",
+    )
     parser.add_argument("--log-level", default="info", help="the product's REFUNDGATE_LOG_LEVEL")
     parser.add_argument("--pg-server", default="postgresql://postgres@127.0.0.1:5432")
     parser.add_argument("--port", type=int, default=18080)
@@ -112,7 +118,8 @@ def _servers(store: Store, args: argparse.Namespace, logs: Path) -> dict[str, pr
     product = procs.start(
         f"{store.name}-product",
         [str(procs.BIN / "refundgate"), "serve", "--port", str(args.port),
-         "--workers", str(args.workers), "--database-url", store.product_url],
+         "--workers", str(args.workers), "--server", args.server,
+         "--database-url", store.product_url],
         port=args.port, env={"REFUNDGATE_LOG_LEVEL": args.log_level, **pool}, logs=logs,
     )  # fmt: skip
     ceiling = procs.start(
@@ -224,7 +231,8 @@ def main(argv: list[str] | None = None) -> None:
         "settings": {
             "quick": args.quick, "seconds": args.seconds, "orders": args.orders,
             "refunds": args.refunds, "workers": args.workers, "log_level": args.log_level,
-            "product": f"refundgate serve --workers {args.workers} (uvicorn, pool 16 on PG)",
+            "product": f"refundgate serve --server {args.server} --workers {args.workers}"
+            " (pool 16 on PG)",
             "ceiling": "bench/ceiling/app.py on granian RSGI, 1 worker",
             "load": "wrk -t1, unique pre-signed bodies (bench/wrk/post_bodies.lua)",
             "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

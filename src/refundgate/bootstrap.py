@@ -20,10 +20,17 @@ from refundgate.sandbox.default_run import sandbox_accounts
 from refundgate.service import Deps
 from refundgate.store.postgres import PostgresStore
 from refundgate.store.sqlite import SqliteStore
-from refundgate.system import RandomIds, SystemClock
+from refundgate.system import RandomIds, SystemClock, end_with_parent
 from refundgate.worker import WithJobs, crash_checkpoint, with_background_jobs
 
-__all__ = ["app_from_environment", "build_app", "build_deps", "configure_logging", "open_store"]
+__all__ = [
+    "app_from_environment",
+    "build_app",
+    "build_deps",
+    "configure_logging",
+    "open_store",
+    "worker_app_from_environment",
+]
 
 
 def open_store(database_url: str, *, pool_size: int = 10) -> AdminStore:
@@ -92,3 +99,10 @@ def app_from_environment() -> GatewayApp | WithJobs:
     configure_logging(settings.log_level)
     app = build_app(settings, environ=os.environ)
     return with_background_jobs(app, settings.database_url, os.environ)
+
+
+def worker_app_from_environment() -> GatewayApp | WithJobs:
+    """App factory for granian's worker processes: :func:`app_from_environment`,
+    in a process that stops when its supervisor dies, even by SIGKILL."""
+    end_with_parent()
+    return app_from_environment()

@@ -7,6 +7,7 @@ exit status 1 (2 for a malformed command line).
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import sys
 from collections.abc import Callable
@@ -244,19 +245,32 @@ def _print_demo(demo: DemoData, base_url: str) -> None:
     click.echo(f"  {demo.curl(base_url)}")
 
 
+_APP_FACTORY = "refundgate.bootstrap:app_from_environment"
+
+
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+@click.option(
+    "--server",
+    type=click.Choice(["uvicorn", "granian"]),
+    default="uvicorn",
+    show_default=True,
+    help="uvicorn (ASGI, one process per worker) or granian (RSGI: its HTTP work runs"
+    " outside Python; the faster here, see README Performance).",
+)
 @_database_option
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, workers: int, database_url: str | None) -> None:
+def serve(
+    ctx: click.Context, host: str, port: int, workers: int, server: str, database_url: str | None
+) -> None:
     """Run the gateway (migrating, and seeding demo data into an empty database)."""
     settings = _settings(ctx, database_url)
     configure_logging(settings.log_level)
     os.environ.update(settings.to_environment())
     config = uvicorn.Config(
-        "refundgate.bootstrap:app_from_environment",
+        _APP_FACTORY,
         factory=True,
         host=host,
         port=port,
@@ -277,21 +291,56 @@ def serve(ctx: click.Context, host: str, port: int, workers: int, database_url: 
     if demo is not None:
         _print_demo(demo, f"http://{host}:{bound_port}")
     click.echo(
-        f"refundgate serving on http://{host}:{bound_port} with {workers} worker(s)", err=True
+        f"refundgate serving on http://{host}:{bound_port} with {workers} worker(s)"
+        + (" (granian)" if server == "granian" else ""),
+        err=True,
     )
-    server = uvicorn.Server(config)
     try:
-        if workers == 1:
-            server.run(sockets=[sock])
+        if server == "granian":
+            sock.close()  # granian binds the address itself, in its own way
+            _serve_granian(host, bound_port, workers)
         else:
-            Multiprocess(config, sockets=[sock]).run()
+            _serve_uvicorn(config, sock, workers)
     except KeyboardInterrupt:
         pass
     finally:
         if run is not None:
             run.stop()
+
+
+def _serve_uvicorn(config: uvicorn.Config, sock: Any, workers: int) -> None:
+    server = uvicorn.Server(config)
+    if workers == 1:
+        server.run(sockets=[sock])
+    else:
+        Multiprocess(config, sockets=[sock]).run()
     if workers == 1 and not server.started:
         raise click.ClickException("the server did not start (see the log above)")
+
+
+def _serve_granian(host: str, port: int, workers: int) -> None:
+    """Granian, RSGI: worker processes under a supervisor that stops them on SIGTERM."""
+    from granian.constants import HTTPModes, Interfaces, Loops
+    from granian.log import LogLevels
+    from granian.server import Server as Granian
+
+    # Workers start from a fresh interpreter: a fork would copy this process's
+    # threads' state (the simulators' loop, locks they hold) into each worker,
+    # and a worker so made could hang on SIGTERM.
+    multiprocessing.set_start_method("spawn", force=True)
+    Granian(
+        "refundgate.bootstrap:worker_app_from_environment",
+        address=host,
+        port=port,
+        interface=Interfaces.RSGI,
+        workers=workers,
+        loop=Loops.uvloop,
+        http=HTTPModes.http1,
+        websockets=False,
+        factory=True,
+        log_level=LogLevels.warning,
+        log_access=False,
+    ).serve()
 
 
 cli.add_command(client)

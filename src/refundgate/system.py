@@ -1,11 +1,33 @@
-"""The real clock and id factory (tests inject their own)."""
+"""The real clock and id factory (tests inject their own), and process upkeep."""
 
 from __future__ import annotations
 
+import ctypes
+import os
 import secrets
+import signal
+import sys
 import time
 
-__all__ = ["RandomIds", "SystemClock"]
+__all__ = ["RandomIds", "SystemClock", "end_with_parent"]
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def end_with_parent(signal_number: int = signal.SIGTERM) -> None:
+    """Have this process sent ``signal_number`` when its parent dies (Linux only).
+
+    For server worker processes: if their supervisor is killed outright, they
+    stop (gracefully, on SIGTERM) instead of serving on as orphans.
+    """
+    if sys.platform != "linux":
+        return
+    parent = os.getppid()
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal_number, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    if os.getppid() != parent:  # it died before the request took effect
+        os.kill(os.getpid(), signal_number)
 
 
 class SystemClock:

@@ -26,9 +26,10 @@ async def wait_for_status(backend: Backend, rid: str, wanted: str, within_s: flo
     raise AssertionError(f"{rid} is {rows}, not {wanted}")
 
 
+@pytest.mark.parametrize("server", ["uvicorn", "granian"])
 @pytest.mark.parametrize("workers", ["1", "2"])
 async def test_serve_settles_a_refund_left_pending_without_anyone_acting(
-    tmp_path: Path, servers: Servers, backend: Backend, workers: str
+    tmp_path: Path, servers: Servers, backend: Backend, workers: str, server: str
 ) -> None:
     await seed(backend, age_ms=120_000)  # R3: reserved two minutes ago, never sent
     ledger = tmp_path / "ledger.jsonl"
@@ -37,14 +38,14 @@ async def test_serve_settles_a_refund_left_pending_without_anyone_acting(
         REFUNDGATE_SANDBOX_LEDGER=str(ledger),
         REFUNDGATE_JOBS="on",
     )
-    server = servers.start("--workers", workers, cwd=tmp_path, env=env)
+    serving = servers.start("--workers", workers, "--server", server, cwd=tmp_path, env=env)
 
     await wait_for_status(backend, "R3", "SUCCEEDED")
 
-    servers.stop(server)
+    servers.stop(serving)
     sent = [
         call.refund_order_id for call in SandboxLedger.read(ledger) if call.operation == "refund"
     ]
     assert sent == ["R3"]  # one worker process sent it, once
-    assert server.stderr().count("event='refund_resent'") == 1
-    assert "Traceback" not in server.stderr()
+    assert serving.stderr().count("event='refund_resent'") == 1
+    assert "Traceback" not in serving.stderr()
