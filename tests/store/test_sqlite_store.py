@@ -77,14 +77,14 @@ async def test_only_outcome_commits_are_relaxed_and_reservations_stay_durable(
     # every commit), 1 = NORMAL. The setting is only changed when a batch needs
     # another one, so a durable batch after a relaxed one must set it back.
     batches: list[tuple[int, list[bool]]] = []
-    commit_batch = seeded._commit_batch
+    commit = seeded._commit
 
-    def recording(connection: sqlite3.Connection, batch: list[Any], *, wait: bool) -> bool:
+    def recording(connection: sqlite3.Connection, batch: list[Any]) -> None:
         level = int(connection.execute("PRAGMA synchronous").fetchone()[0])
         batches.append((level, [write.durable for write in batch]))
-        return commit_batch(connection, batch, wait=wait)
+        commit(connection, batch)
 
-    monkeypatch.setattr(seeded, "_commit_batch", recording)
+    monkeypatch.setattr(seeded, "_commit", recording)
     await seeded.reserve(draft())
     await seeded.transition("RID1", Transition(RefundStatus.SUCCEEDED, NOW_MS, "ok"))
     await seeded.reserve(draft("N2", rid="RID2"))

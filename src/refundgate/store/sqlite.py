@@ -44,7 +44,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -176,6 +176,16 @@ class _Write(Generic[T]):
     error: BaseException | None = None
 
 
+_BatchState = Literal["busy", "to_flush", "ended"]
+
+
+def _abandon(connection: sqlite3.Connection, batch: list[_Write[Any]], error: Exception) -> None:
+    """The batch's transaction is gone: nothing of it is kept, so every write fails."""
+    if connection.in_transaction:
+        connection.execute("ROLLBACK")
+    _fail(batch, error)
+
+
 def _fail(batch: list[_Write[Any]], error: BaseException) -> None:
     """The batch did not commit: each write that had not failed on its own fails with it."""
     for write in batch:
@@ -275,23 +285,27 @@ class SqliteStore:
             time.sleep(0.005)
 
     def _flush(self) -> None:
-        """Run every waiting write as one transaction, then wake their callers (on the loop)."""
+        """Run every waiting write as one transaction; wake their callers once it commits."""
         batch = [self._pending.popleft() for _ in range(len(self._pending))]
         if not batch:
             self._idle.set()
             return
         try:
-            committed = self._run_batch(batch, wait=False)
+            state = self._run_batch(batch, wait=False)
         except Exception as exc:  # no connection, a failed PRAGMA: the batch did not run
             _fail(batch, exc)
-            committed = True
-        if not committed:
+            state = "ended"
+        loop = asyncio.get_running_loop()
+        if state == "busy":
             # Another process holds the write lock: wait for it on the thread,
             # never on the loop. Later writes queue behind this batch.
-            loop = asyncio.get_running_loop()
             self._executor.submit(self._flush_waiting, batch, loop)
-            return
-        self._batch_done(batch)
+        elif state == "to_flush":
+            # The disk's flush, on the thread: the loop serves meanwhile. Nothing
+            # else uses the writer until this batch is done (``_idle`` is clear).
+            self._executor.submit(self._commit_on_thread, batch, loop)
+        else:
+            self._batch_done(batch)
 
     def _flush_waiting(self, batch: list[_Write[Any]], loop: asyncio.AbstractEventLoop) -> None:
         """The batch, on the thread, waiting up to ``busy_timeout`` for the write lock."""
@@ -299,11 +313,17 @@ class SqliteStore:
             connection = self._writer()
             connection.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
             try:
-                self._run_batch(batch, wait=True)
+                if self._run_batch(batch, wait=True) == "to_flush":
+                    self._commit(connection, batch)
             finally:
                 connection.execute("PRAGMA busy_timeout = 0")
         except Exception as exc:  # no connection, a failed PRAGMA: the batch did not run
             _fail(batch, exc)
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
+            loop.call_soon_threadsafe(self._batch_done, batch)
+
+    def _commit_on_thread(self, batch: list[_Write[Any]], loop: asyncio.AbstractEventLoop) -> None:
+        self._commit(self._writer(), batch)
         with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
             loop.call_soon_threadsafe(self._batch_done, batch)
 
@@ -326,41 +346,47 @@ class SqliteStore:
             with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits
                 loop.call_soon_threadsafe(_settle, writes)
 
-    def _run_batch(self, batch: list[_Write[Any]], *, wait: bool) -> bool:
+    def _run_batch(self, batch: list[_Write[Any]], *, wait: bool) -> _BatchState:
+        """Begin and run the batch's writes; commit it here unless it needs the disk's flush.
+
+        ``busy``: the lock is taken (only when not ``wait``), nothing done.
+        ``to_flush``: the writes ran; the open transaction awaits a durable COMMIT.
+        ``ended``: committed without a flush, or failed (each write has its error).
+        """
         connection = self._writer()
         # Outcome commits only may skip the flush: a lost one is asked of the
         # channel again with the same key, and the next durable commit flushes
         # its pages too. Every write goes through here, so the setting is
         # always the one its batch needs.
-        wanted = "FULL" if any(write.durable for write in batch) else "NORMAL"
+        durable = any(write.durable for write in batch)
+        wanted = "FULL" if durable else "NORMAL"
         if wanted != self._synchronous:
             connection.execute(f"PRAGMA synchronous = {wanted}")
             self._synchronous = wanted
-        return self._commit_batch(connection, batch, wait=wait)
-
-    @staticmethod
-    def _commit_batch(
-        connection: sqlite3.Connection, batch: list[_Write[Any]], *, wait: bool
-    ) -> bool:
-        """Commit the batch; False, with nothing done, if the lock is taken and not ``wait``."""
         try:
             connection.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
             if not wait and exc.sqlite_errorcode == sqlite3.SQLITE_BUSY:
-                return False
+                return "busy"
             _fail(batch, exc)
-            return True
+            return "ended"
         try:
             for write in batch:
                 _attempt(connection, write)
+        except sqlite3.Error as exc:
+            _abandon(connection, batch, exc)
+            return "ended"
+        if durable:
+            return "to_flush"
+        self._commit(connection, batch)
+        return "ended"
+
+    @staticmethod
+    def _commit(connection: sqlite3.Connection, batch: list[_Write[Any]]) -> None:
+        try:
             connection.execute("COMMIT")
         except sqlite3.Error as exc:
-            # The batch's transaction is gone: nothing of it was kept, so every
-            # write that had succeeded fails with it.
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
-            _fail(batch, exc)
-        return True
+            _abandon(connection, batch, exc)
 
     def _read(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """``work`` on the thread's reader connection (run through :meth:`_run`)."""
