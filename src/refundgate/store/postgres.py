@@ -310,6 +310,16 @@ def _reserve_arguments(draft: RefundDraft) -> tuple[Any, ...]:
     )  # fmt: skip
 
 
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """Release a pooled connection without asyncpg's reset query.
+
+    That query (``RESET ALL``, ``UNLISTEN *``, …) is a round trip per release,
+    three per refund. This store changes no session state: its only setting is
+    transaction-local (``set_config(…, true)``), and asyncpg still rolls back a
+    transaction left open before calling this.
+    """
+
+
 class PostgresStore:
     """The store port on a PostgreSQL database, through an asyncpg pool."""
 
@@ -345,6 +355,7 @@ class PostgresStore:
                         max_size=self._pool_size,
                         timeout=self._connect_timeout_s,
                         command_timeout=self._command_timeout_s,
+                        reset=_keep_session,
                     )
         return self._pool
 
