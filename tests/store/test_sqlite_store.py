@@ -137,3 +137,36 @@ async def test_a_lock_held_past_the_busy_timeout_fails_the_write_and_changes_not
     finally:
         other.close()
         await store.close()
+
+
+class _FailingFlush:
+    """The writer connection, except that its COMMIT fails as a full disk would."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._connection = connection
+
+    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
+        if sql == "COMMIT":
+            raise sqlite3.OperationalError("database or disk is full")
+        return self._connection.execute(sql, *args)
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._connection.in_transaction
+
+
+async def test_a_failed_flush_fails_its_whole_batch_and_the_next_one_commits(
+    seeded: SqliteStore, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    failing = _FailingFlush(seeded._writer())
+    monkeypatch.setattr(seeded, "_writer", lambda: failing)
+    results = await asyncio.gather(
+        seeded.reserve(draft()), seeded.reserve(draft("N2", rid="RID2")), return_exceptions=True
+    )
+    assert [type(result) for result in results] == [StoreError, StoreError]  # one batch, both
+    assert "disk is full" in str(results[0])
+    assert balances(db_path) == (0, 0, 0)  # nothing of the batch was kept
+
+    monkeypatch.undo()
+    assert (await seeded.reserve(draft())).created
+    assert balances(db_path) == (0, 1_000, 1)

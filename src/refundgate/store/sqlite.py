@@ -323,7 +323,10 @@ class SqliteStore:
             loop.call_soon_threadsafe(self._batch_done, batch)
 
     def _commit_on_thread(self, batch: list[_Write[Any]], loop: asyncio.AbstractEventLoop) -> None:
-        self._commit(self._writer(), batch)
+        try:
+            self._commit(self._writer(), batch)
+        except Exception as exc:  # whatever happens, the callers must hear of it
+            _fail(batch, exc)
         with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
             loop.call_soon_threadsafe(self._batch_done, batch)
 
@@ -385,7 +388,7 @@ class SqliteStore:
     def _commit(connection: sqlite3.Connection, batch: list[_Write[Any]]) -> None:
         try:
             connection.execute("COMMIT")
-        except sqlite3.Error as exc:
+        except Exception as exc:  # not committed: nothing of the batch may stay open
             _abandon(connection, batch, exc)
 
     def _read(self, work: Callable[[sqlite3.Connection], T]) -> T:
