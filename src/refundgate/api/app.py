@@ -142,8 +142,12 @@ class GatewayApp:
                 lambda: _read_asgi_body(scope, receive),
             )
             status, headers, body = await self._route(request)
-            start = {"type": "http.response.start", "status": status}
-            await send({**start, "headers": _asgi_headers(headers)})
+            start = {
+                "type": "http.response.start",
+                "status": status,
+                "headers": _asgi_headers(headers),
+            }
+            await send(start)
             await send({"type": "http.response.body", "body": body})
 
     async def __rsgi__(self, scope: Any, protocol: Any) -> None:
