@@ -77,14 +77,14 @@ async def test_only_outcome_commits_are_relaxed_and_reservations_stay_durable(
     # every commit), 1 = NORMAL. The setting is only changed when a batch needs
     # another one, so a durable batch after a relaxed one must set it back.
     batches: list[tuple[int, list[bool]]] = []
-    commit = seeded._commit
+    commit = seeded._batches._commit
 
     def recording(connection: sqlite3.Connection, batch: list[Any]) -> None:
         level = int(connection.execute("PRAGMA synchronous").fetchone()[0])
         batches.append((level, [write.durable for write in batch]))
         commit(connection, batch)
 
-    monkeypatch.setattr(seeded, "_commit", recording)
+    monkeypatch.setattr(seeded._batches, "_commit", recording)
     await seeded.reserve(draft())
     await seeded.transition("RID1", Transition(RefundStatus.SUCCEEDED, NOW_MS, "ok"))
     await seeded.reserve(draft("N2", rid="RID2"))
@@ -158,8 +158,8 @@ class _FailingFlush:
 async def test_a_failed_flush_fails_its_whole_batch_and_the_next_one_commits(
     seeded: SqliteStore, db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    failing = _FailingFlush(seeded._writer())
-    monkeypatch.setattr(seeded, "_writer", lambda: failing)
+    failing = _FailingFlush(seeded._batches.writer())
+    monkeypatch.setattr(seeded._batches, "writer", lambda: failing)
     results = await asyncio.gather(
         seeded.reserve(draft()), seeded.reserve(draft("N2", rid="RID2")), return_exceptions=True
     )

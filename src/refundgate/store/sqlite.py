@@ -1,50 +1,33 @@
 """The SQLite store: the embedded default.
 
 Three connections per process. Writes go through one writing connection, in
-batches that run on the event loop itself. The merchant and refund lookups
-use a read-only connection on the loop too: in WAL mode a point read on an
-indexed key never waits for the writer, and each sees every commit made
-before it, so a changed key or a disabled merchant counts at once. Longer
-reads (lists, scans) run on a thread with a read-only connection of its own.
-
-Why on the loop: a hop to a writer thread and back, twice per refund, cost
-more CPU (70–100 µs a refund: GIL hand-offs and wake-ups) than the loop
-spends waiting for the batch's flush, which many refunds share
-(bench/profile_app.py: 3.3–3.8k/s with a writer thread, 4.7–5.0k/s on the
-loop). The loop never waits for *another process's* lock, though: the
-writer's busy timeout is 0, and a batch that finds the lock taken is handed
-to the thread, which waits up to ``busy_timeout`` for it; later writes queue
-behind it.
+batches (``store.group_commit``: many callers' writes, one transaction, one
+flush; the statements run on the event loop, the flush on a thread). The
+merchant and refund lookups use a read-only connection on the loop too: in
+WAL mode a point read on an indexed key never waits for the writer, and each
+sees every commit made before it, so a changed key or a disabled merchant
+counts at once. Longer reads (lists, scans) run on the thread, on a
+read-only connection of their own.
 
 Writes run inside ``BEGIN IMMEDIATE`` transactions: SQLite then holds its
 single write lock from the first read of the transaction to the commit, so
 the checks made inside it hold across processes sharing the file (G1, G2).
-WAL lets readers go on meanwhile.
-
-Group commit: the writes queued by the time the loop comes round to the
-batch run in one transaction, each inside its own SAVEPOINT, and every
-caller hears its result only after that transaction's COMMIT. One fsync then
-covers many refunds (one transaction per write was bounded by the disk's
-flush at about 1.4k/s here) while each write stays atomic: a write that
-raises (a refusal, a conflict) rolls back to its savepoint and leaves the
-others alone. Writes run one after another on one connection, so a later
-write in a batch sees an earlier one exactly as it would have after a
-separate commit: replays and conflicts behave as with one transaction each.
+WAL lets readers go on meanwhile. Writes run one after another on one
+connection, so a later write in a batch sees an earlier one exactly as it
+would have after a separate commit: replays and conflicts behave as with one
+transaction each.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import sqlite3
 import time
-from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, Literal, TypeVar
+from typing import TypeVar
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -78,6 +61,7 @@ from refundgate.store.accounts import (
     pick_account,
     upsert_account,
 )
+from refundgate.store.group_commit import GroupCommit
 from refundgate.store.migrate import upgrade
 from refundgate.store.outbox import (
     DELIVERY_COLUMNS,
@@ -165,53 +149,6 @@ class _Replayed(Exception):
         self.reservation = reservation
 
 
-@dataclass(slots=True)
-class _Write(Generic[T]):
-    """One caller's write, waiting for a batch; ``error`` or ``result`` once committed."""
-
-    work: Callable[[sqlite3.Connection], T]
-    durable: bool
-    settled: asyncio.Future[None]  # of the caller's loop, resolved after the batch ends
-    result: T | None = None
-    error: BaseException | None = None
-
-
-_BatchState = Literal["busy", "to_flush", "ended"]
-
-
-def _abandon(connection: sqlite3.Connection, batch: list[_Write[Any]], error: Exception) -> None:
-    """The batch's transaction is gone: nothing of it is kept, so every write fails."""
-    if connection.in_transaction:
-        connection.execute("ROLLBACK")
-    _fail(batch, error)
-
-
-def _fail(batch: list[_Write[Any]], error: BaseException) -> None:
-    """The batch did not commit: each write that had not failed on its own fails with it."""
-    for write in batch:
-        if write.error is None:
-            write.error = error
-
-
-def _settle(writes: list[_Write[Any]]) -> None:
-    for write in writes:
-        if not write.settled.done():  # a caller that went away leaves a cancelled future
-            write.settled.set_result(None)
-
-
-def _attempt(connection: sqlite3.Connection, write: _Write[Any]) -> None:
-    """One write inside the batch, under a savepoint that its failure rolls back."""
-    connection.execute("SAVEPOINT write")
-    try:
-        write.result = write.work(connection)
-    except Exception as exc:  # the caller's own answer: a refusal, a conflict, …
-        write.error = exc
-        if not connection.in_transaction:
-            raise sqlite3.OperationalError("the batch transaction was rolled back") from exc
-        connection.execute("ROLLBACK TO write")
-    connection.execute("RELEASE write")
-
-
 class SqliteStore:
     """The store port on one SQLite file."""
 
@@ -219,16 +156,16 @@ class SqliteStore:
         self._url = database_url
         self._path = sqlite_path(database_url)
         self._busy_timeout_ms = busy_timeout_ms
-        # Waits for another process's write lock, and the reads that are not point reads.
+        # Durable commits, waits for another process's write lock, and the reads
+        # that are not point reads.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="refundgate-sqlite")
-        self._writer_connection: sqlite3.Connection | None = None
+        self._batches = GroupCommit(
+            lambda: self._open(busy_timeout_ms=0, read_only=False),
+            self._executor,
+            busy_timeout_ms=busy_timeout_ms,
+        )
         self._loop_reader: sqlite3.Connection | None = None
         self._thread_reader: sqlite3.Connection | None = None
-        self._synchronous = "FULL"  # the writer connection's, as last set
-        self._pending: deque[_Write[Any]] = deque()
-        self._idle = asyncio.Event()  # cleared while a batch is scheduled or running
-        self._idle.set()
-        self._closed = False
 
     # -- plumbing ---------------------------------------------------------
 
@@ -244,15 +181,6 @@ class SqliteStore:
         if read_only:
             connection.execute("PRAGMA query_only = ON")
         return connection
-
-    def _writer(self) -> sqlite3.Connection:
-        """The one writing connection. It never waits for a lock on the loop (timeout 0)."""
-        if self._writer_connection is None:
-            connection = self._open(busy_timeout_ms=0, read_only=False)
-            connection.execute("PRAGMA synchronous = FULL")
-            self._synchronous = "FULL"
-            self._writer_connection = connection
-        return self._writer_connection
 
     def _reader(self) -> sqlite3.Connection:
         """The read-only connection for point reads on the event loop (see the module doc)."""
@@ -284,113 +212,6 @@ class SqliteStore:
                 raise sqlite3.OperationalError("could not switch the database to WAL mode")
             time.sleep(0.005)
 
-    def _flush(self) -> None:
-        """Run every waiting write as one transaction; wake their callers once it commits."""
-        batch = [self._pending.popleft() for _ in range(len(self._pending))]
-        if not batch:
-            self._idle.set()
-            return
-        try:
-            state = self._run_batch(batch, wait=False)
-        except Exception as exc:  # no connection, a failed PRAGMA: the batch did not run
-            _fail(batch, exc)
-            state = "ended"
-        loop = asyncio.get_running_loop()
-        if state == "busy":
-            # Another process holds the write lock: wait for it on the thread,
-            # never on the loop. Later writes queue behind this batch.
-            self._executor.submit(self._flush_waiting, batch, loop)
-        elif state == "to_flush":
-            # The disk's flush, on the thread: the loop serves meanwhile. Nothing
-            # else uses the writer until this batch is done (``_idle`` is clear).
-            self._executor.submit(self._commit_on_thread, batch, loop)
-        else:
-            self._batch_done(batch)
-
-    def _flush_waiting(self, batch: list[_Write[Any]], loop: asyncio.AbstractEventLoop) -> None:
-        """The batch, on the thread, waiting up to ``busy_timeout`` for the write lock."""
-        try:
-            connection = self._writer()
-            connection.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
-            try:
-                if self._run_batch(batch, wait=True) == "to_flush":
-                    self._commit(connection, batch)
-            finally:
-                connection.execute("PRAGMA busy_timeout = 0")
-        except Exception as exc:  # no connection, a failed PRAGMA: the batch did not run
-            _fail(batch, exc)
-        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
-            loop.call_soon_threadsafe(self._batch_done, batch)
-
-    def _commit_on_thread(self, batch: list[_Write[Any]], loop: asyncio.AbstractEventLoop) -> None:
-        try:
-            self._commit(self._writer(), batch)
-        except Exception as exc:  # whatever happens, the callers must hear of it
-            _fail(batch, exc)
-        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
-            loop.call_soon_threadsafe(self._batch_done, batch)
-
-    def _batch_done(self, batch: list[_Write[Any]]) -> None:
-        """Wake the batch's callers; start the next batch if writes queued meanwhile."""
-        if self._pending:  # accepted before any close: they run too
-            asyncio.get_running_loop().call_soon(self._flush)
-        else:
-            self._idle.set()
-        # The callers on this loop are woken at once; any on another loop get one
-        # wake-up per loop and batch.
-        running = asyncio.get_running_loop()
-        by_loop: dict[asyncio.AbstractEventLoop, list[_Write[Any]]] = {}
-        for write in batch:
-            by_loop.setdefault(write.settled.get_loop(), []).append(write)
-        for loop, writes in by_loop.items():
-            if loop is running:
-                _settle(writes)
-                continue
-            with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits
-                loop.call_soon_threadsafe(_settle, writes)
-
-    def _run_batch(self, batch: list[_Write[Any]], *, wait: bool) -> _BatchState:
-        """Begin and run the batch's writes; commit it here unless it needs the disk's flush.
-
-        ``busy``: the lock is taken (only when not ``wait``), nothing done.
-        ``to_flush``: the writes ran; the open transaction awaits a durable COMMIT.
-        ``ended``: committed without a flush, or failed (each write has its error).
-        """
-        connection = self._writer()
-        # Outcome commits only may skip the flush: a lost one is asked of the
-        # channel again with the same key, and the next durable commit flushes
-        # its pages too. Every write goes through here, so the setting is
-        # always the one its batch needs.
-        durable = any(write.durable for write in batch)
-        wanted = "FULL" if durable else "NORMAL"
-        if wanted != self._synchronous:
-            connection.execute(f"PRAGMA synchronous = {wanted}")
-            self._synchronous = wanted
-        try:
-            connection.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            if not wait and exc.sqlite_errorcode == sqlite3.SQLITE_BUSY:
-                return "busy"
-            _fail(batch, exc)
-            return "ended"
-        try:
-            for write in batch:
-                _attempt(connection, write)
-        except sqlite3.Error as exc:
-            _abandon(connection, batch, exc)
-            return "ended"
-        if durable:
-            return "to_flush"
-        self._commit(connection, batch)
-        return "ended"
-
-    @staticmethod
-    def _commit(connection: sqlite3.Connection, batch: list[_Write[Any]]) -> None:
-        try:
-            connection.execute("COMMIT")
-        except Exception as exc:  # not committed: nothing of the batch may stay open
-            _abandon(connection, batch, exc)
-
     def _read(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """``work`` on the thread's reader connection (run through :meth:`_run`)."""
         if self._thread_reader is None:
@@ -406,38 +227,25 @@ class SqliteStore:
 
     async def _write(self, work: Callable[[sqlite3.Connection], T], *, durable: bool = True) -> T:
         """Run ``work`` in the next batch; return once that batch is committed."""
-        if self._closed:
-            raise RuntimeError("the store is closed")
-        loop = asyncio.get_running_loop()
-        write = _Write(work, durable, loop.create_future())
-        self._pending.append(write)
-        if self._idle.is_set():
-            # After the callbacks already due: the writes they queue join this batch.
-            self._idle.clear()
-            loop.call_soon(self._flush)
-        await write.settled
-        if isinstance(write.error, sqlite3.Error):
-            error = write.error
-            raise StoreError(f"sqlite: {type(error).__name__}: {error}") from error
-        if write.error is not None:
-            raise write.error
-        return write.result  # type: ignore[return-value]  # set when error is None
+        try:
+            return await self._batches.write(work, durable=durable)
+        except sqlite3.Error as exc:
+            raise StoreError(f"sqlite: {type(exc).__name__}: {exc}") from exc
 
     async def ping(self) -> None:
         await self._run(lambda: self._read(lambda connection: connection.execute("SELECT 1")))
 
     async def close(self) -> None:
-        self._closed = True
-        await self._idle.wait()  # the batch in hand finishes and wakes its callers
+        await self._batches.drain()
         if self._loop_reader is not None:
             self._loop_reader.close()
             self._loop_reader = None
 
         def shut() -> None:
-            for connection in (self._writer_connection, self._thread_reader):
-                if connection is not None:
-                    connection.close()
-            self._writer_connection = self._thread_reader = None
+            self._batches.close_connection()
+            if self._thread_reader is not None:
+                self._thread_reader.close()
+                self._thread_reader = None
 
         await self._run(shut)
         self._executor.shutdown(wait=True)
