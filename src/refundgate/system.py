@@ -44,6 +44,13 @@ class RandomIds:
     primary key; the random part makes a clash between processes negligible.
     """
 
+    def __init__(self) -> None:
+        self._second = -1
+        self._stamp = ""  # of that second; formatting it anew per refund showed in profiles
+
     def refund_order_id(self, now_ms: int) -> str:
-        stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime(now_ms / 1000))
-        return f"R{stamp}{secrets.token_hex(6).upper()}"
+        second = now_ms // 1000
+        if second != self._second:
+            self._stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime(second))
+            self._second = second
+        return f"R{self._stamp}{secrets.token_hex(6).upper()}"

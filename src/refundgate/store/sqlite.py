@@ -156,13 +156,10 @@ class SqliteStore:
         self._url = database_url
         self._path = sqlite_path(database_url)
         self._busy_timeout_ms = busy_timeout_ms
-        # Durable commits, waits for another process's write lock, and the reads
-        # that are not point reads.
+        # The reads that are not point reads, and opening and closing.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="refundgate-sqlite")
         self._batches = GroupCommit(
-            lambda: self._open(busy_timeout_ms=0, read_only=False),
-            self._executor,
-            busy_timeout_ms=busy_timeout_ms,
+            lambda: self._open(busy_timeout_ms=0, read_only=False), busy_timeout_ms=busy_timeout_ms
         )
         self._loop_reader: sqlite3.Connection | None = None
         self._thread_reader: sqlite3.Connection | None = None
