@@ -245,9 +245,6 @@ def _print_demo(demo: DemoData, base_url: str) -> None:
     click.echo(f"  {demo.curl(base_url)}")
 
 
-_APP_FACTORY = "refundgate.bootstrap:app_from_environment"
-
-
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
@@ -270,7 +267,7 @@ def serve(
     configure_logging(settings.log_level)
     os.environ.update(settings.to_environment())
     config = uvicorn.Config(
-        _APP_FACTORY,
+        "refundgate.bootstrap:app_from_environment",
         factory=True,
         host=host,
         port=port,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import sqlite3
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -169,4 +170,26 @@ async def test_a_failed_flush_fails_its_whole_batch_and_the_next_one_commits(
 
     monkeypatch.undo()
     assert (await seeded.reserve(draft())).created
+    assert balances(db_path) == (0, 1_000, 1)
+
+
+async def test_a_reservation_is_answered_only_after_its_flush_has_returned(
+    seeded: SqliteStore, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # G3: the caller (who then calls the channel) must not hear of a reservation
+    # before its durable COMMIT is done. Hold the COMMIT on the flusher thread.
+    release = threading.Event()
+    commit = seeded._batches._commit
+
+    def held(connection: sqlite3.Connection, batch: list[Any]) -> None:
+        release.wait(5)
+        commit(connection, batch)
+
+    monkeypatch.setattr(seeded._batches, "_commit", held)
+    reserving = asyncio.create_task(seeded.reserve(draft()))
+    await asyncio.sleep(0.1)
+    assert not reserving.done()  # the loop ran on, the caller still waits
+    assert balances(db_path) == (0, 0, 0)  # and nothing is committed yet
+    release.set()
+    assert (await asyncio.wait_for(reserving, 5)).created
     assert balances(db_path) == (0, 1_000, 1)

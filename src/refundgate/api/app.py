@@ -169,9 +169,6 @@ class GatewayApp:
             body = encode(failure_answer(ErrorCode.SYSTEMERROR))
         protocol.response_bytes(status, headers, body)
 
-    def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        """RSGI start hook: nothing to open, the store connects on first use."""
-
     def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
         """RSGI stop hook, called once the worker's loop has stopped serving."""
         loop.run_until_complete(self.aclose())
