@@ -155,6 +155,10 @@ class _FailingFlush:
     def in_transaction(self) -> bool:
         return self._connection.in_transaction
 
+    @property
+    def total_changes(self) -> int:
+        return self._connection.total_changes
+
 
 async def test_a_failed_flush_fails_its_whole_batch_and_the_next_one_commits(
     seeded: SqliteStore, db_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -192,4 +196,58 @@ async def test_a_reservation_is_answered_only_after_its_flush_has_returned(
     assert balances(db_path) == (0, 0, 0)  # and nothing is committed yet
     release.set()
     assert (await asyncio.wait_for(reserving, 5)).created
+    assert balances(db_path) == (0, 1_000, 1)
+
+
+def _batch_sizes(store: SqliteStore, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    sizes: list[int] = []
+    commit = store._batches._commit
+
+    def recording(connection: sqlite3.Connection, batch: list[Any]) -> None:
+        sizes.append(len(batch))
+        commit(connection, batch)
+
+    monkeypatch.setattr(store._batches, "_commit", recording)
+    return sizes
+
+
+async def test_refusals_and_conflicts_in_a_batch_leave_its_other_writes_to_commit(
+    seeded: SqliteStore, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sizes = _batch_sizes(seeded, monkeypatch)
+    results = await asyncio.gather(
+        seeded.reserve(draft("N1", 1_000, "RID1")),
+        seeded.reserve(draft("N2", 20_000, "RID2")),  # more than the order holds
+        seeded.reserve(draft("N1", 500, "RID3")),  # N1 again, for another amount
+        seeded.reserve(draft("N3", 2_000, "RID4")),
+        return_exceptions=True,
+    )
+    assert sizes == [4]  # one transaction
+    names = [type(result).__name__ for result in results]
+    assert names == ["Reservation", "RefundAmountExceeded", "RefundNumberConflict", "Reservation"]
+    assert balances(db_path) == (0, 3_000, 2)
+
+
+async def test_a_write_that_fails_half_done_fails_its_whole_batch(
+    seeded: SqliteStore, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A write cannot be undone alone once it changed rows: nothing of its batch
+    # may stay, or the order would keep half of a refund.
+    def half_done(connection: sqlite3.Connection) -> None:
+        connection.execute("UPDATE pay_orders SET reserved_amount = 7 WHERE pay_order_id = 'P1'")
+        raise ValueError("a bug after the first statement")
+
+    sizes = _batch_sizes(seeded, monkeypatch)
+    results = await asyncio.gather(
+        seeded.reserve(draft()),
+        seeded._batches.write(half_done, durable=True),
+        seeded.reserve(draft("N2", rid="RID2")),
+        return_exceptions=True,
+    )
+    assert sizes == []  # never committed
+    assert [type(result) for result in results] == [StoreError, ValueError, StoreError]
+    assert "half done" in str(results[0])
+    assert balances(db_path) == (0, 0, 0)
+
+    assert (await seeded.reserve(draft())).created  # the next batch commits
     assert balances(db_path) == (0, 1_000, 1)

@@ -1,11 +1,12 @@
 """Group commit for the SQLite store: many callers' writes, one transaction, one flush.
 
 The writes queued by the time the event loop comes round to the batch run in
-one ``BEGIN IMMEDIATE`` transaction, each inside its own SAVEPOINT, and every
-caller hears its result only after that transaction's COMMIT. One flush then
-covers many refunds (one transaction per write was bounded by the disk's flush
-at about 1.4k/s here) while each write stays atomic: a write that raises (a
-refusal, a conflict) rolls back to its savepoint and leaves the others alone.
+one ``BEGIN IMMEDIATE`` transaction, and every caller hears its result only
+after that transaction's COMMIT. One flush then covers many refunds (one
+transaction per write was bounded by the disk's flush at about 1.4k/s here)
+while each write stays atomic: a write that raises before changing anything (a
+refusal, a conflict) leaves the others alone, and one that raises half done
+fails the whole batch (``_attempt``).
 Writes run one after another on one connection, so a later write in a batch
 sees an earlier one exactly as it would have after a separate commit.
 
@@ -74,16 +75,23 @@ def _settle(writes: list[_Write[Any]]) -> None:
 
 
 def _attempt(connection: sqlite3.Connection, write: _Write[Any]) -> None:
-    """One write inside the batch, under a savepoint that its failure rolls back."""
-    connection.execute("SAVEPOINT write")
+    """One write inside the batch.
+
+    A write that raises before changing a row (a refusal, a conflict, a replay,
+    or a statement that failed: SQLite undoes a failed statement by itself)
+    leaves the batch as it was, and the others go on. One that raises after
+    changing rows cannot be undone alone: the whole batch fails. That costs no
+    statement per write, where a SAVEPOINT and its RELEASE cost two.
+    """
+    changes = connection.total_changes
     try:
         write.result = write.work(connection)
     except Exception as exc:  # the caller's own answer: a refusal, a conflict, …
         write.error = exc
-        if not connection.in_transaction:
-            raise sqlite3.OperationalError("the batch transaction was rolled back") from exc
-        connection.execute("ROLLBACK TO write")
-    connection.execute("RELEASE write")
+        if not connection.in_transaction or connection.total_changes != changes:
+            raise sqlite3.OperationalError(
+                "a write failed half done: the batch is rolled back"
+            ) from exc
 
 
 class _Flusher:

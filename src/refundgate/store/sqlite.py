@@ -122,10 +122,10 @@ _GET_ACCESS = (
     f"SELECT {ACCESS_COLUMNS} FROM merchants m LEFT JOIN operators o"
     " ON o.mch_id = m.mch_id AND o.login_name = ? WHERE m.mch_id = ?"
 )
-_MERCHANT_NOTIFY_URL = "SELECT notify_url FROM merchants WHERE mch_id = ?"
-_INSERT_NOTIFICATION = (
+_ENQUEUE_NOTIFICATION = (
     "INSERT INTO notifications (refund_order_id, mch_id, notify_url, refund_status, state,"
-    " next_attempt_at, created_at) VALUES (?, ?, ?, ?, 'PENDING', ?, ?)"
+    " next_attempt_at, created_at) SELECT ?, m.mch_id, COALESCE(?, m.notify_url), ?, 'PENDING',"
+    " ?, ? FROM merchants m WHERE m.mch_id = ? AND COALESCE(?, m.notify_url) <> ''"
 )
 
 
@@ -328,14 +328,33 @@ class SqliteStore:
     def _transition(
         self, connection: sqlite3.Connection, refund_order_id: str, change: Transition
     ) -> Refund:
+        # Most outcomes are the first of a refund just reserved: change it from
+        # PENDING straight away, and read it only if it has moved on since.
+        if RefundStatus.PENDING.can_become(change.target):
+            changed = self._change_status(connection, refund_order_id, RefundStatus.PENDING, change)
+            if changed is not None:
+                return changed
         row = connection.execute(_GET_REFUND, (refund_order_id,)).fetchone()
         if row is None:
             raise RefundNotFound(refund_order_id)
         refund = refund_from_row(row)
-        source, target = refund.status, change.target
-        if not source.can_become(target):
+        if not refund.status.can_become(change.target):
             return refund
-        balances = BalanceChange.of(source, target, refund.amount)
+        changed = self._change_status(connection, refund_order_id, refund.status, change)
+        if changed is None:  # the batch holds the write lock: the row is as just read
+            raise StoreError(f"sqlite: refund {refund_order_id} changed under the write lock")
+        return changed
+
+    @staticmethod
+    def _change_status(
+        connection: sqlite3.Connection,
+        refund_order_id: str,
+        source: RefundStatus,
+        change: Transition,
+    ) -> Refund | None:
+        """Move the refund from ``source`` (which can become the target), with its balances,
+        event and notification; None, changing nothing, if the refund is not in ``source``."""
+        target = change.target
         succeeded_at = change.at if target is RefundStatus.SUCCEEDED else None
         changed = connection.execute(
             _SET_STATUS_RETURNING,
@@ -345,6 +364,10 @@ class SqliteStore:
                 refund_order_id, source.name,
             ),
         ).fetchall()  # fmt: skip
+        if not changed:
+            return None
+        refund = refund_from_row(changed[0])
+        balances = BalanceChange.of(source, target, refund.amount)
         connection.execute(
             _MOVE_BALANCES,
             (
@@ -360,22 +383,15 @@ class SqliteStore:
             ),
         )  # fmt: skip
         if target.is_final:
-            self._enqueue_notification(connection, refund, target, change.at)
-        return refund_from_row(changed[0])  # the batch holds the lock: the row is as read
-
-    @staticmethod
-    def _enqueue_notification(
-        connection: sqlite3.Connection, refund: Refund, target: RefundStatus, at: int
-    ) -> None:
-        url = refund.notify_url
-        if url is None:
-            row = connection.execute(_MERCHANT_NOTIFY_URL, (refund.mch_id,)).fetchone()
-            url = row[0] if row else None
-        if url:
+            # To the refund's own address, else the merchant's; none if neither has one.
             connection.execute(
-                _INSERT_NOTIFICATION,
-                (refund.refund_order_id, refund.mch_id, url, target.name, at, at),
-            )
+                _ENQUEUE_NOTIFICATION,
+                (
+                    refund_order_id, refund.notify_url, target.name, change.at, change.at,
+                    refund.mch_id, refund.notify_url,
+                ),
+            )  # fmt: skip
+        return refund
 
     async def find_refund(
         self, mch_id: str, *, mch_refund_no: str | None = None, refund_order_id: str | None = None
