@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from urllib.parse import quote, urlencode
 
 import pytest
@@ -16,6 +16,7 @@ from refundgate.protocol import (
     Fields,
     ProtocolError,
     decode_request,
+    decoding,
     verify,
 )
 
@@ -144,6 +145,11 @@ REFUSED: dict[str, tuple[bytes, str | None, bytes]] = {
     "percent-encoded invalid UTF-8 in the query": (b"", FORM, b"mchId=%C3%28"),
     "unpaired surrogate escape in a value": (b'{"mchId":"\\ud800"}', JSON, b""),
     "unpaired surrogate escape in a name": (b'{"\\udc00":"1"}', JSON, b""),
+    "unpaired surrogate escape in a form body": (
+        b"params=%7B%22a%22%3A%22%5Cud800%22%7D",
+        FORM,
+        b"",
+    ),
     "boolean value": (b'{"refundAmount":true}', JSON, b""),
     "array value": (b'{"refundAmount":[1]}', JSON, b""),
     "object value": (b'{"refundAmount":{"cents":1}}', JSON, b""),
@@ -268,3 +274,32 @@ def test_any_field_set_survives_the_canonical_encoding(fields: Fields) -> None:
 @given(fields=TEXT_FIELDS)
 def test_any_field_set_survives_a_json_body(fields: Fields) -> None:
     assert decode_request(json.dumps(fields).encode(), JSON) == fields
+
+
+#: The pieces a ``params=`` value is made of, well formed or not.
+PARAMS_PIECES = st.one_of(
+    st.sampled_from(["%", "%2", "%7B", "%7D", "%22", "%3A", "%2C", "%5C", "%FF", "%C3%A9", "+"]),
+    st.sampled_from(["{", "}", '"', ":", ",", "\\u00e9", "\\ud800", "a", "1", "=", "%zz"]),
+)
+PARAMS_VALUES = st.one_of(
+    st.lists(PARAMS_PIECES, max_size=20).map("".join),
+    TEXT_FIELDS.map(lambda fields: quote(json.dumps(fields), safe="")),
+    TEXT_FIELDS.map(lambda fields: quote(json.dumps(fields, ensure_ascii=False))),
+)
+
+
+def _outcome(decode: Callable[[], object]) -> object:
+    try:
+        return decode()
+    except ProtocolError as error:
+        return error.message
+
+
+@settings(max_examples=400)
+@given(value=PARAMS_VALUES)
+def test_a_params_only_body_decodes_as_the_general_form_decoding_would(value: str) -> None:
+    # decode_request takes a shortcut for the canonical body; the general path
+    # (parse_qsl) must agree with it on every value, accepted or refused.
+    body = f"params={value}"
+    general = _outcome(lambda: decoding._from_params(decoding._form(body)))
+    assert _outcome(lambda: decode_request(body.encode(), FORM)) == general

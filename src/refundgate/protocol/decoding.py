@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from typing import NoReturn
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote_to_bytes
 
 from refundgate.protocol.errors import ErrorCode, ProtocolError
 
@@ -68,14 +68,18 @@ def _json_object(text: str) -> Fields:
         _refuse("params is not valid JSON")
     if not isinstance(decoded, _Members):
         _refuse("params must be a JSON object")
+    # The text was decoded strictly from UTF-8: only a \u escape can have made a
+    # lone surrogate, so without one there is nothing to check.
+    escaped = "\\u" in text
     fields: Fields = {}
     for name, value in decoded:
-        _check_unicode(name)
+        if escaped:
+            _check_unicode(name)
         if name in fields:
             _refuse(f"duplicate field [{name}]")
         if value is not None and not isinstance(value, str):
             _refuse(f"request params[{name}] must be a string or a number")
-        if value is not None:
+        if value is not None and escaped:
             _check_unicode(value)
         fields[name] = value
     return fields
@@ -84,6 +88,20 @@ def _json_object(text: str) -> Fields:
 def _form(text: str) -> list[tuple[str, str]]:
     try:
         return parse_qsl(text, keep_blank_values=True, strict_parsing=False, errors="strict")
+    except UnicodeDecodeError:
+        _refuse("request is not valid UTF-8")
+
+
+def _params_only(text: str) -> str | None:
+    """The decoded value of a body that is exactly ``params=<value>`` in ASCII (the
+    canonical form, as clients send it); None for any other body.
+
+    The same as :func:`_form` would give for it, without its general machinery.
+    """
+    if not text.startswith("params=") or "&" in text or not text.isascii():
+        return None
+    try:
+        return unquote_to_bytes(text[7:].replace("+", " ")).decode("utf-8")
     except UnicodeDecodeError:
         _refuse("request is not valid UTF-8")
 
@@ -123,6 +141,9 @@ def decode_request(body: bytes, content_type: str | None, query_string: bytes = 
     # JSON string as application/x-www-form-urlencoded unless told otherwise.
     if media_type == "application/json" or text.lstrip().startswith("{"):
         return _json_object(text)
+    value = _params_only(text)
+    if value is not None:
+        return _json_object(value)
     pairs = _form(text)
     if not pairs:
         from_query = _from_params(_form(_text(query_string)))

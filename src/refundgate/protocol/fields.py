@@ -8,6 +8,7 @@ checked for length and then dropped, so it is never stored or logged.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Callable, Mapping
@@ -55,6 +56,7 @@ def _amount(value: str) -> bool:
     return _DIGITS.fullmatch(value) is not None and 1 <= int(value) <= MAX_AMOUNT
 
 
+@functools.lru_cache(maxsize=4096)  # a merchant's servers send from a few addresses
 def _ip_address(value: str) -> bool:
     try:
         ipaddress.ip_address(value)
@@ -168,8 +170,13 @@ def _checked(specs: tuple[FieldSpec, ...], fields: Fields) -> dict[str, str | No
     return {spec.name: spec.check(fields) for spec in specs}
 
 
+@functools.cache  # one per field table
+def _names(specs: tuple[FieldSpec, ...]) -> frozenset[str]:
+    return frozenset(spec.name for spec in specs)
+
+
 def _extra(specs: tuple[FieldSpec, ...], fields: Fields) -> Mapping[str, str]:
-    known = {spec.name for spec in specs}
+    known = _names(specs)
     return MappingProxyType(
         {name: value for name, value in fields.items() if name not in known and value is not None}
     )
