@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from refundgate.protocol import (
     Answer,
@@ -158,4 +160,18 @@ def test_encode_writes_whole_numbers_as_json_numbers() -> None:
 def test_an_encoded_answer_decodes_to_itself() -> None:
     answer = business_answer({**ECHO, "status": 2, "device": "收银"}, key=KEY)
 
+    assert json.loads(encode(answer)) == answer
+
+
+ANSWER_VALUES = st.one_of(
+    st.none(), st.integers(-(2**63), 2**63 - 1), st.text(st.characters(codec="utf-8"), max_size=20)
+)
+
+
+@settings(max_examples=300)
+@given(answer=st.dictionaries(st.text(st.characters(codec="utf-8"), max_size=10), ANSWER_VALUES))
+def test_an_answer_encodes_as_compact_utf8_json_of_itself(answer: Answer) -> None:
+    # Byte for byte what the standard library writes: escapes, order, spacing.
+    standard = json.dumps(answer, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    assert encode(answer) == standard
     assert json.loads(encode(answer)) == answer
