@@ -21,7 +21,7 @@ from refundgate.domain.model import PayOrder, SandboxOutcome
 from refundgate.domain.secret import Secret
 from refundgate.protocol import sign
 from refundgate.sandbox import SandboxLedger, sandbox_channels
-from refundgate.service import Deps
+from refundgate.service import AccessCache, Deps
 from refundgate.store.migrate import upgrade
 from refundgate.store.sqlite import SqliteStore
 from tests.backends import Backend, any_store, backend, pg_url, truncate  # noqa: F401  (fixtures)
@@ -231,7 +231,13 @@ async def _gateway(store: Any, db_path: Path, database: Backend) -> AsyncIterato
     await seed_merchants(store)
     clock = FakeClock()
     ledger = SandboxLedger()
-    deps = Deps(store=store, channels=sandbox_channels(ledger), clock=clock, ids=CountingIds())
+    deps = Deps(
+        store=store,
+        channels=sandbox_channels(ledger),
+        clock=clock,
+        ids=CountingIds(),
+        access_cache=AccessCache(),  # as served: refunds authorize against it
+    )
     app = GatewayApp(deps)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:

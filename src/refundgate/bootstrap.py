@@ -18,7 +18,7 @@ from refundgate.notify import build_sender
 from refundgate.ports import AdminStore
 from refundgate.sandbox import SandboxLedger, sandbox_channels
 from refundgate.sandbox.default_run import sandbox_accounts
-from refundgate.service import Deps
+from refundgate.service import AccessCache, Deps
 from refundgate.store.postgres import PostgresStore
 from refundgate.store.sqlite import SqliteStore
 from refundgate.system import RandomIds, SystemClock, end_with_parent
@@ -62,6 +62,7 @@ def build_deps(settings: Settings, *, environ: Mapping[str, str] | None = None) 
         ids=RandomIds(),
         channel_timeout_s=settings.channel_timeout_s,
         resolver=resolver,
+        access_cache=AccessCache(),
         checkpoint=crash_checkpoint(environ or {}),  # None unless a crash test asks for it
         # Loopback receivers are allowed in the embedded default run (its sandbox accounts).
         notifier=build_sender(

@@ -13,6 +13,7 @@ import pytest
 from alembic.script import ScriptDirectory
 
 from refundgate.domain import (
+    AccessChanged,
     AlreadyExists,
     MerchantNotFound,
     PayOrder,
@@ -31,13 +32,13 @@ from refundgate.domain.errors import (
     OrderNotRefundable,
     RefundLimitExceeded,
 )
-from refundgate.domain.merchant import Merchant, Operator
+from refundgate.domain.merchant import Authority, Merchant, Operator
 from refundgate.domain.model import OrderStatus
 from refundgate.domain.secret import Secret
 from refundgate.ports import AdminStore, Transition
 from refundgate.store.migrate import alembic_config
 from tests.backends import Backend
-from tests.conftest import DAY_MS, LOGIN, MCH_ID, NOW_MS, OTHER_MCH_ID, seed_merchants
+from tests.conftest import DAY_MS, KEY, LOGIN, MCH_ID, NOW_MS, OTHER_MCH_ID, seed_merchants
 
 
 @pytest.fixture
@@ -394,3 +395,53 @@ async def test_a_second_migration_changes_nothing(seeded: AdminStore, backend: B
     assert await backend.snapshot() == before
     head = ScriptDirectory.from_config(alembic_config(backend.url)).get_current_head()
     assert await backend.fetch("SELECT version_num FROM alembic_version") == [(head,)]
+
+
+# The authority a reservation is made under (a merchant and operator read earlier,
+# perhaps from a cache): it must still hold when the reservation is made.
+
+AUTHORITY = Authority(Merchant(MCH_ID, Secret(KEY), name="Test"), Operator(MCH_ID, LOGIN))
+
+CHANGES: dict[str, tuple[str, tuple[object, ...]]] = {
+    "key rotated": ("UPDATE merchants SET sign_key = 'NEWKEY' WHERE mch_id = ?", (MCH_ID,)),
+    "merchant disabled": ("UPDATE merchants SET status = 'DISABLED' WHERE mch_id = ?", (MCH_ID,)),
+    "previous key added": ("UPDATE merchants SET previous_key = 'OLD' WHERE mch_id = ?", (MCH_ID,)),
+    "operator may not refund": (
+        "UPDATE operators SET may_refund = ? WHERE login_name = ?", (False, LOGIN),
+    ),
+    "operator inactive": ("UPDATE operators SET active = ? WHERE login_name = ?", (False, LOGIN)),
+    "operator removed": ("DELETE FROM operators WHERE login_name = ?", (LOGIN,)),
+}  # fmt: skip
+
+
+def authorized(number: str = "N1", amount: int = 1_000, rid: str = "RID1") -> RefundDraft:
+    return replace(draft(number, amount, rid), authority=AUTHORITY)
+
+
+async def test_a_reservation_under_an_authority_that_still_holds_goes_ahead(
+    seeded: AdminStore, backend: Backend
+) -> None:
+    assert (await seeded.reserve(authorized())).created
+    assert not (await seeded.reserve(authorized(rid="RID2"))).created  # a replay
+    with pytest.raises(RefundAmountExceeded):
+        await seeded.reserve(authorized("N2", 99_999, "RID3"))
+    assert await backend.balances("P1") == (0, 1_000, 1)
+
+
+@pytest.mark.parametrize("what", CHANGES)
+async def test_a_changed_merchant_or_operator_stops_the_reservation_and_changes_nothing(
+    seeded: AdminStore, backend: Backend, what: str
+) -> None:
+    assert (await seeded.reserve(authorized())).created
+    statement, arguments = CHANGES[what]
+    await backend.execute(statement, *arguments)
+    before = await backend.snapshot()
+    for stopped in (
+        authorized("N2", 1_000, "RID2"),  # a new refund
+        authorized("N1", 1_000, "RID3"),  # a retry, which would replay
+        authorized("N3", 99_999, "RID4"),  # one that would be refused
+    ):
+        with pytest.raises(AccessChanged):
+            await seeded.reserve(stopped)
+    assert await backend.snapshot() == before
+    assert (await seeded.reserve(draft("N2", rid="RID5"))).created  # no authority: no check

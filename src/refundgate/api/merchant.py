@@ -7,9 +7,10 @@ renders its result. Every refusal before the use case changes nothing (G5).
 from __future__ import annotations
 
 from refundgate.api.errors import code_for
-from refundgate.domain.errors import RefundRefused
-from refundgate.domain.merchant import Merchant
+from refundgate.domain.errors import AccessChanged, AccessDenied, RefundRefused
+from refundgate.domain.merchant import Authority, Merchant
 from refundgate.domain.model import Refund, RefundRequest, RefundStatus
+from refundgate.ports import Access
 from refundgate.protocol import (
     Answer,
     ErrorCode,
@@ -17,6 +18,7 @@ from refundgate.protocol import (
     ProtocolError,
     RefundOrderParams,
     business_answer,
+    failure_answer,
     validate_query,
     validate_refund,
     verify,
@@ -85,14 +87,38 @@ def _request_of(params: RefundOrderParams) -> RefundRequest:
 
 
 async def refund_order_answer(deps: Deps, fields: Fields) -> Answer:
-    """Answer a decoded ``/v1/refund_order`` request."""
+    """Answer a decoded ``/v1/refund_order`` request.
+
+    The merchant and operator may come from the process's cache: the
+    reservation goes ahead only while they still read so, and whatever the
+    cached copy refuses (a signature, a disabled merchant, an operator) is
+    decided again from the store before it is answered (service/access.py).
+    """
     params = validate_refund(fields)
+    cache = deps.access_cache
+    if cache is not None and (cached := cache.get(params.mch_id, params.login_name)):
+        try:
+            return await _refund_under(deps, fields, params, cached)
+        except (ProtocolError, AccessDenied, AccessChanged):
+            cache.forget(params.mch_id, params.login_name)
     access = await find_merchant(deps, params.mch_id, params.login_name)
+    if cache is not None:
+        cache.put(params.mch_id, params.login_name, access)
+    try:
+        return await _refund_under(deps, fields, params, access)
+    except AccessChanged:  # changed between our read and the reservation: nothing done
+        return failure_answer(ErrorCode.SYSTEMERROR, "the merchant changed; send the request again")
+
+
+async def _refund_under(
+    deps: Deps, fields: Fields, params: RefundOrderParams, access: Access
+) -> Answer:
     key = access.merchant.key.reveal()
     _check_signature(access.merchant, fields, params.sign, deps.clock.now_ms())
     authorize(access, params.login_name)
+    authority = Authority(access.merchant, access.operator)
     try:
-        refund = await request_refund(deps, _request_of(params))
+        refund = await request_refund(deps, _request_of(params), authority)
     except RefundRefused as error:
         echo: dict[str, SignedValue] = {
             "mchId": params.mch_id,

@@ -2,6 +2,7 @@
 
 from refundgate.domain.channels import ChannelFamily, ChannelPolicy, family_of, policy_for
 from refundgate.domain.errors import (
+    AccessChanged,
     AccessDenied,
     AlreadyExists,
     ChannelMismatch,
@@ -20,7 +21,7 @@ from refundgate.domain.errors import (
     RefundNumberConflict,
     RefundRefused,
 )
-from refundgate.domain.merchant import Merchant, MerchantStatus, Operator
+from refundgate.domain.merchant import Authority, Merchant, MerchantStatus, Operator
 from refundgate.domain.model import (
     BalanceChange,
     OrderStatus,
@@ -36,8 +37,10 @@ from refundgate.domain.rules import check_refund
 from refundgate.domain.secret import Secret
 
 __all__ = [
+    "AccessChanged",
     "AccessDenied",
     "AlreadyExists",
+    "Authority",
     "BalanceChange",
     "ChannelFamily",
     "ChannelMismatch",

@@ -108,5 +108,10 @@ class InvalidTransition(DomainError):
     pass
 
 
+class AccessChanged(DomainError):
+    """The merchant or operator changed after the request was authorized: nothing
+    was reserved. The request is authorized again against the current rows."""
+
+
 class AlreadyExists(DomainError):
     """An id that must be unique is taken (merchant, operator, order)."""

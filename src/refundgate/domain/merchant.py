@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from refundgate.domain.errors import MerchantDisabled, OperatorNotAllowed
 from refundgate.domain.secret import Secret
 
-__all__ = ["Merchant", "MerchantStatus", "Operator"]
+__all__ = ["Authority", "Merchant", "MerchantStatus", "Operator"]
 
 
 class MerchantStatus(enum.Enum):
@@ -53,3 +53,31 @@ class Operator:
     def check_may_refund(self) -> None:
         if not (self.may_refund and self.active):
             raise OperatorNotAllowed(self.login_name)
+
+
+@dataclass(frozen=True, slots=True)
+class Authority:
+    """The merchant and operator a refund request was authorized against.
+
+    A reservation made for the request goes ahead only while they still read
+    so (:meth:`still_holds`): a key rotated or revoked, a merchant disabled or
+    an operator stripped of the right after the check counts at once.
+    """
+
+    merchant: Merchant
+    operator: Operator | None
+
+    def still_holds(self, merchant: Merchant, operator: Operator | None) -> bool:
+        """Whether ``merchant`` and ``operator``, as stored now, grant what they granted."""
+        was, now = self.merchant, merchant
+        return (
+            now.key == was.key
+            and now.status is was.status
+            and now.previous_key == was.previous_key
+            and now.previous_key_expires_at == was.previous_key_expires_at
+            and _grants(operator) == _grants(self.operator)
+        )
+
+
+def _grants(operator: Operator | None) -> tuple[bool, bool] | None:
+    return None if operator is None else (operator.may_refund, operator.active)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from refundgate.domain.errors import InvalidTransition
+from refundgate.domain.merchant import Authority
 from refundgate.domain.money import Money
 
 __all__ = [
@@ -173,11 +174,17 @@ class RefundRequest:
 
 @dataclass(frozen=True, slots=True)
 class RefundDraft:
-    """A request given our id and time, ready to be reserved."""
+    """A request given our id and time, ready to be reserved.
+
+    ``authority``: what the request was authorized against; the store then
+    reserves (or replays) only while it still holds, else raises
+    :class:`~refundgate.domain.errors.AccessChanged` and changes nothing.
+    """
 
     request: RefundRequest
     refund_order_id: str
     requested_at: int
+    authority: Authority | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,6 @@
 """Use cases: short async functions over the ports."""
 
+from refundgate.service.access import AccessCache
 from refundgate.service.deps import Deps
 from refundgate.service.refunds import (
     apply_outcome,
@@ -11,6 +12,7 @@ from refundgate.service.refunds import (
 )
 
 __all__ = [
+    "AccessCache",
     "Deps",
     "apply_outcome",
     "authorize",

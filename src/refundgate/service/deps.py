@@ -13,6 +13,7 @@ from refundgate.ports import (
     NotificationSender,
     RefundStore,
 )
+from refundgate.service.access import AccessCache
 
 __all__ = ["Deps"]
 
@@ -34,3 +35,6 @@ class Deps:
     #: each step of the refund path ("reserved", "channel", "apply"). Set by
     #: ``bootstrap`` only when ``REFUNDGATE_TEST_CRASH_AT`` is set; None otherwise.
     checkpoint: Callable[[str], None] | None = None
+    #: The merchants and operators recently read, for refunds (service/access.py);
+    #: without it every refund reads its merchant from the store.
+    access_cache: AccessCache | None = None

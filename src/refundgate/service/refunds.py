@@ -13,7 +13,7 @@ import structlog
 
 from refundgate.domain.channels import ChannelFamily, family_of
 from refundgate.domain.errors import ChannelNotSupported, MerchantNotFound, OperatorNotAllowed
-from refundgate.domain.merchant import Operator
+from refundgate.domain.merchant import Authority, Operator
 from refundgate.domain.model import Refund, RefundDraft, RefundRequest, RefundStatus
 from refundgate.ports import (
     Access,
@@ -65,10 +65,15 @@ def authorize(access: Access, login_name: str | None = None) -> Operator | None:
     return access.operator
 
 
-async def request_refund(deps: Deps, request: RefundRequest) -> Refund:
-    """Reserve a refund (or replay the stored one) and, if new, send it."""
+async def request_refund(
+    deps: Deps, request: RefundRequest, authority: Authority | None = None
+) -> Refund:
+    """Reserve a refund (or replay the stored one) and, if new, send it.
+
+    With ``authority``, only while it still holds (else AccessChanged, nothing done).
+    """
     now = deps.clock.now_ms()
-    draft = RefundDraft(request, deps.ids.refund_order_id(now), now)
+    draft = RefundDraft(request, deps.ids.refund_order_id(now), now, authority)
     reservation = await deps.store.reserve(draft)
     if not reservation.created:
         return reservation.refund

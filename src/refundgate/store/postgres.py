@@ -35,12 +35,13 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from refundgate.domain.channels import ChannelFamily, ChannelPolicy, policy_rules
 from refundgate.domain.errors import (
+    AccessChanged,
     AlreadyExists,
     MerchantNotFound,
     RefundNotFound,
     RefundNumberConflict,
 )
-from refundgate.domain.merchant import Merchant, Operator
+from refundgate.domain.merchant import Authority, Merchant, Operator
 from refundgate.domain.model import BalanceChange, PayOrder, Refund, RefundDraft, RefundStatus
 from refundgate.domain.rules import check_refund
 from refundgate.ports import (
@@ -146,7 +147,17 @@ _ORDER_OUT = ", ".join(f"o.{column.strip()}" for column in ORDER_COLUMNS.split("
 
 # $1 mch_id, $2 mch_refund_no, $3 pay_order_id, $4 amount, $5 now, $6 currency,
 # $7 channel_id, $8 refund_order_id, $9 login_name, $10 client_ip, $11 device,
-# $12 notify_url, $13 request_extra.
+# $12 notify_url, $13 request_extra; $14-$19 the authority it must still hold (its
+# merchant's key, status, previous key and its expiry, its operator's may_refund and
+# active; all NULL when the draft names none): Authority.still_holds, in SQL.
+_AUTHORITY_HOLDS = """($14::text IS NULL OR EXISTS (
+        SELECT 1 FROM merchants AS m
+        LEFT JOIN operators AS op ON op.mch_id = m.mch_id AND op.login_name = $9
+        WHERE m.mch_id = $1 AND m.sign_key = $14 AND m.status = $15::text
+          AND m.previous_key IS NOT DISTINCT FROM $16::text
+          AND m.previous_key_expires_at IS NOT DISTINCT FROM $17::bigint
+          AND op.may_refund IS NOT DISTINCT FROM $18::boolean
+          AND op.active IS NOT DISTINCT FROM $19::boolean))"""
 _RESERVE = f"""
 WITH reserved AS (
     UPDATE pay_orders AS o
@@ -159,6 +170,7 @@ WITH reserved AS (
       AND ($7::text IS NULL OR o.channel_id = $7)
       AND ({_channel_rules_hold()})
       AND NOT EXISTS (SELECT 1 FROM refunds AS r WHERE r.mch_id = $1 AND r.mch_refund_no = $2)
+      AND {_AUTHORITY_HOLDS}
     RETURNING {_ORDER_OUT}
 ), refund AS (
     INSERT INTO refunds (refund_order_id, mch_id, mch_refund_no, pay_order_id, channel_id,
@@ -306,7 +318,18 @@ def _reserve_arguments(draft: RefundDraft) -> tuple[Any, ...]:
         request.mch_id, request.mch_refund_no, request.pay_order_id, request.amount,
         draft.requested_at, request.currency, request.channel_id, draft.refund_order_id,
         request.login_name, request.client_ip, request.device, request.notify_url,
-        _detail(request.extra),
+        _detail(request.extra), *_authority_arguments(draft.authority),
+    )  # fmt: skip
+
+
+def _authority_arguments(authority: Authority | None) -> tuple[Any, ...]:
+    if authority is None:
+        return (None,) * 6
+    merchant, operator = authority.merchant, authority.operator
+    previous = merchant.previous_key.reveal() if merchant.previous_key else None
+    return (
+        merchant.key.reveal(), merchant.status.value, previous, merchant.previous_key_expires_at,
+        operator.may_refund if operator else None, operator.active if operator else None,
     )  # fmt: skip
 
 
@@ -412,6 +435,13 @@ class PostgresStore:
     async def _reserve_locked(connection: Connection, draft: RefundDraft) -> Reservation:
         """Why the one-statement reservation reserved nothing, decided under the order's lock."""
         request = draft.request
+        if draft.authority is not None:
+            access = await connection.fetchrow(_GET_ACCESS, request.mch_id, request.login_name)
+            current = access_from_row(access, request.login_name) if access else None
+            if current is None or not draft.authority.still_holds(
+                current.merchant, current.operator
+            ):
+                raise AccessChanged(request.mch_id)
         found = await connection.fetchrow(_LOCK_ORDER, request.mch_id, request.pay_order_id)
         existing = await connection.fetchrow(_FIND_BY_NUMBER, request.mch_id, request.mch_refund_no)
         if existing is not None:
