@@ -445,3 +445,11 @@ async def test_a_changed_merchant_or_operator_stops_the_reservation_and_changes_
             await seeded.reserve(stopped)
     assert await backend.snapshot() == before
     assert (await seeded.reserve(draft("N2", rid="RID5"))).created  # no authority: no check
+
+
+async def test_an_empty_previous_key_reads_as_none_and_does_not_stop_reservations(
+    seeded: AdminStore, backend: Backend
+) -> None:
+    # Written by hand in the database, '' is no key: the store reads it as None.
+    await backend.execute("UPDATE merchants SET previous_key = '' WHERE mch_id = ?", MCH_ID)
+    assert (await seeded.reserve(authorized())).created

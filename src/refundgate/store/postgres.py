@@ -154,7 +154,7 @@ _AUTHORITY_HOLDS = """($14::text IS NULL OR EXISTS (
         SELECT 1 FROM merchants AS m
         LEFT JOIN operators AS op ON op.mch_id = m.mch_id AND op.login_name = $9
         WHERE m.mch_id = $1 AND m.sign_key = $14 AND m.status = $15::text
-          AND m.previous_key IS NOT DISTINCT FROM $16::text
+          AND NULLIF(m.previous_key, '') IS NOT DISTINCT FROM $16::text
           AND m.previous_key_expires_at IS NOT DISTINCT FROM $17::bigint
           AND op.may_refund IS NOT DISTINCT FROM $18::boolean
           AND op.active IS NOT DISTINCT FROM $19::boolean))"""
