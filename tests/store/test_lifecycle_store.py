@@ -81,6 +81,17 @@ async def test_the_limit_bounds_one_lease(seeded: AdminStore) -> None:
     assert not set(first) & set(second)
 
 
+async def test_a_backlog_larger_than_a_lease_is_leased_in_due_order(seeded: AdminStore) -> None:
+    # Neither insertion nor id order is due order; R4's check was scheduled.
+    for rid, at in (("R1", NOW_MS + 30), ("R2", NOW_MS + 10), ("R3", NOW_MS + 20)):
+        await reserve(seeded, rid, at=at)
+    await reserve(seeded, "R4", at=NOW_MS + 40)
+    await seeded.schedule_check("R4", RefundStatus.PENDING, NOW_MS + GRACE + 15)
+    now = NOW_MS + GRACE + 1_000
+    leased = [await lease(seeded, now, limit=1) for _ in range(4)]
+    assert leased == [["R2"], ["R4"], ["R3"], ["R1"]]
+
+
 async def test_schedule_check_sets_the_next_check_only_in_the_expected_status(
     seeded: AdminStore,
 ) -> None:

@@ -28,20 +28,30 @@ def qualified_refund_columns(alias: str) -> str:
     return ", ".join(f"{alias}.{column.strip()}" for column in REFUND_COLUMNS.split(","))
 
 
-def _due(now: str, grace: str, first: str) -> str:
+def _due_at(grace: str, first: str) -> str:
     return (
-        "status IN ('PENDING', 'PROCESSING') AND COALESCE(next_check_at, CASE status"
-        f" WHEN 'PENDING' THEN created_at + {grace} ELSE updated_at + {first} END) <= {now}"
+        "COALESCE(next_check_at, CASE status"
+        f" WHEN 'PENDING' THEN created_at + {grace} ELSE updated_at + {first} END)"
+    )
+
+
+def _due(now: str, grace: str, first: str) -> str:
+    """Due, and in due order: a backlog larger than one lease is worked oldest first,
+    so a refund checked often cannot keep one waiting longer out of the leases."""
+    due_at = _due_at(grace, first)
+    return (
+        f"status IN ('PENDING', 'PROCESSING') AND {due_at} <= {now}"
+        f" ORDER BY {due_at}, refund_order_id"
     )
 
 
 def lease_statement(dialect: str) -> str:
-    """SQLite: the ids due (``now, grace, first, limit``), leased by the caller in the
+    """SQLite: the ids due (``grace, first, now, limit``), leased by the caller in the
     same transaction. PostgreSQL: one statement that locks, skipping rows other
     workers hold, leases and returns them (``$1`` now, ``$2`` grace, ``$3`` first,
     ``$4`` limit, ``$5`` lease)."""
     if dialect == "sqlite":
-        return f"SELECT refund_order_id FROM refunds WHERE {_due('?', '?', '?')} LIMIT ?"
+        return f"SELECT refund_order_id FROM refunds WHERE {_due('?3', '?1', '?2')} LIMIT ?4"
     return f"""
 WITH due AS (
     SELECT refund_order_id FROM refunds WHERE {_due("$1", "$2", "$3")}
