@@ -33,6 +33,10 @@ class Server:
         """Resident memory of the server and every process under it, from /proc."""
         return sum(_rss_kb(pid) for pid in _tree(self.process.pid)) / 1024
 
+    def cpu_s(self) -> float:
+        """CPU time used so far by the server and every process under it, from /proc."""
+        return sum(_cpu_ticks(pid) for pid in _tree(self.process.pid)) / _TICKS
+
     def stop(self) -> None:
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGINT)  # our own session, started below
@@ -61,6 +65,25 @@ def _tree(pid: int) -> list[int]:
         pids.append(current)
         todo += _children(current)
     return pids
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_ticks(pid: int) -> int:
+    """utime + stime of ``pid`` (all its threads), in clock ticks; 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return int(fields[11]) + int(fields[12])
+
+
+def machine_busy_ticks() -> tuple[int, int]:
+    """(busy, total) clock ticks of the whole machine so far, from /proc/stat."""
+    ticks = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle and iowait
+    return sum(ticks) - idle, sum(ticks)
 
 
 def _rss_kb(pid: int) -> int:

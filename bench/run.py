@@ -143,7 +143,15 @@ def _measure(server: procs.Server, connections: int, args: argparse.Namespace) -
     procs.wrk(server.url, connections=connections, seconds=1, bodies=warm)
     write_bodies(bodies, int(BODIES_PER_S * args.seconds) + 1000, tag=tag + "m", orders=args.orders)
     load = procs.loadavg()
+    cpu, (busy, total) = server.cpu_s(), procs.machine_busy_ticks()
     result = procs.wrk(server.url, connections=connections, seconds=args.seconds, bodies=bodies)
+    # CPU per refund moves far less between runs than refunds/s does: the
+    # server's own (every thread and process of it; a database server's not),
+    # and how busy the whole machine was (wrk and any database included).
+    cpu = server.cpu_s() - cpu
+    busy_after, total_after = procs.machine_busy_ticks()
+    result["cpu_us_per_refund"] = round(cpu / max(result["requests"], 1) * 1e6)
+    result["machine_busy"] = round((busy_after - busy) / max(total_after - total, 1), 2)
     result["rss_mb"] = round(server.rss_mb(), 1)
     result["loadavg_before"] = load
     return result
@@ -153,7 +161,8 @@ def _line(store: str, what: str, c: int, r: dict[str, Any]) -> None:
     print(
         f"{store:10} {what:8} c={c:<3} {r['per_s']:8.0f}/s  p50 {r['p50_us'] / 1000:6.2f} ms"
         f"  p99 {r['p99_us'] / 1000:6.2f} ms  refused {r['refused']:<4} errors {r['errors']:<3}"
-        f" rss {r['rss_mb']:6.1f} MB  load {r['loadavg_before']:.1f}"
+        f" rss {r['rss_mb']:6.1f} MB  cpu {r['cpu_us_per_refund']:4d} µs/refund"
+        f"  busy {r['machine_busy']:.0%}  load {r['loadavg_before']:.1f}"
         + ("  WRAPPED" if r["wrapped"] else ""),
         flush=True,
     )
@@ -220,6 +229,10 @@ def _summary(runs: dict[str, dict[int, dict[str, Any]]]) -> dict[str, Any]:
         "refused_or_failed": keyed(lambda c: product[c]["refused"] + product[c]["errors"]),
         "ceiling_refused_or_failed": keyed(lambda c: ceiling[c]["refused"] + ceiling[c]["errors"]),
         "loadavg_before": keyed(lambda c: product[c]["loadavg_before"]),
+        "cpu_us_per_refund": keyed(lambda c: product[c]["cpu_us_per_refund"]),
+        "ceiling_cpu_us_per_refund": keyed(lambda c: ceiling[c]["cpu_us_per_refund"]),
+        "machine_busy": keyed(lambda c: product[c]["machine_busy"]),
+        "ceiling_machine_busy": keyed(lambda c: ceiling[c]["machine_busy"]),
     }
 
 
