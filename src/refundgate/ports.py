@@ -22,7 +22,7 @@ from types import MappingProxyType
 from typing import Protocol
 
 from refundgate.domain.channels import ChannelFamily
-from refundgate.domain.merchant import Merchant, Operator
+from refundgate.domain.merchant import Access, Merchant, Operator
 from refundgate.domain.model import PayOrder, Refund, RefundDraft, RefundStatus
 from refundgate.domain.secret import Secret
 
@@ -150,14 +150,6 @@ class CallbackParser(Protocol):
     def reject_callback(self) -> tuple[int, bytes, str]:
         """Status, body and content type answering a callback we refused."""
         ...
-
-
-@dataclass(frozen=True, slots=True)
-class Access:
-    """A merchant and, when it exists, the operator named by a request."""
-
-    merchant: Merchant
-    operator: Operator | None
 
 
 @dataclass(frozen=True, slots=True)

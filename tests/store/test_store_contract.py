@@ -32,7 +32,7 @@ from refundgate.domain.errors import (
     OrderNotRefundable,
     RefundLimitExceeded,
 )
-from refundgate.domain.merchant import Authority, Merchant, Operator
+from refundgate.domain.merchant import Access, Merchant, Operator
 from refundgate.domain.model import OrderStatus
 from refundgate.domain.secret import Secret
 from refundgate.ports import AdminStore, Transition
@@ -400,7 +400,7 @@ async def test_a_second_migration_changes_nothing(seeded: AdminStore, backend: B
 # The authority a reservation is made under (a merchant and operator read earlier,
 # perhaps from a cache): it must still hold when the reservation is made.
 
-AUTHORITY = Authority(Merchant(MCH_ID, Secret(KEY), name="Test"), Operator(MCH_ID, LOGIN))
+AUTHORITY = Access(Merchant(MCH_ID, Secret(KEY), name="Test"), Operator(MCH_ID, LOGIN))
 
 CHANGES: dict[str, tuple[str, tuple[object, ...]]] = {
     "key rotated": ("UPDATE merchants SET sign_key = 'NEWKEY' WHERE mch_id = ?", (MCH_ID,)),
@@ -421,6 +421,12 @@ def authorized(number: str = "N1", amount: int = 1_000, rid: str = "RID1") -> Re
 async def test_a_reservation_under_an_authority_that_still_holds_goes_ahead(
     seeded: AdminStore, backend: Backend
 ) -> None:
+    # What grants nothing may change: the name, the notification address.
+    await backend.execute(
+        "UPDATE merchants SET name = 'Renamed', notify_url = 'https://m.example/n'"
+        " WHERE mch_id = ?",
+        MCH_ID,
+    )
     assert (await seeded.reserve(authorized())).created
     assert not (await seeded.reserve(authorized(rid="RID2"))).created  # a replay
     with pytest.raises(RefundAmountExceeded):

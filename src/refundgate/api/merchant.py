@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from refundgate.api.errors import code_for
 from refundgate.domain.errors import AccessChanged, AccessDenied, RefundRefused
-from refundgate.domain.merchant import Authority, Merchant
+from refundgate.domain.merchant import Merchant
 from refundgate.domain.model import Refund, RefundRequest, RefundStatus
 from refundgate.ports import Access
 from refundgate.protocol import (
@@ -116,9 +116,8 @@ async def _refund_under(
     key = access.merchant.key.reveal()
     _check_signature(access.merchant, fields, params.sign, deps.clock.now_ms())
     authorize(access, params.login_name)
-    authority = Authority(access.merchant, access.operator)
     try:
-        refund = await request_refund(deps, _request_of(params), authority)
+        refund = await request_refund(deps, _request_of(params), access)
     except RefundRefused as error:
         echo: dict[str, SignedValue] = {
             "mchId": params.mch_id,

@@ -21,7 +21,7 @@ from refundgate.domain.errors import (
     RefundNumberConflict,
     RefundRefused,
 )
-from refundgate.domain.merchant import Authority, Merchant, MerchantStatus, Operator
+from refundgate.domain.merchant import Access, Merchant, MerchantStatus, Operator
 from refundgate.domain.model import (
     BalanceChange,
     OrderStatus,
@@ -37,10 +37,10 @@ from refundgate.domain.rules import check_refund
 from refundgate.domain.secret import Secret
 
 __all__ = [
+    "Access",
     "AccessChanged",
     "AccessDenied",
     "AlreadyExists",
-    "Authority",
     "BalanceChange",
     "ChannelFamily",
     "ChannelMismatch",

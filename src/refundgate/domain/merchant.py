@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from refundgate.domain.errors import MerchantDisabled, OperatorNotAllowed
 from refundgate.domain.secret import Secret
 
-__all__ = ["Authority", "Merchant", "MerchantStatus", "Operator"]
+__all__ = ["Access", "Merchant", "MerchantStatus", "Operator"]
 
 
 class MerchantStatus(enum.Enum):
@@ -56,26 +56,27 @@ class Operator:
 
 
 @dataclass(frozen=True, slots=True)
-class Authority:
-    """The merchant and operator a refund request was authorized against.
+class Access:
+    """A merchant and, when it exists, the operator named by a request.
 
-    A reservation made for the request goes ahead only while they still read
-    so (:meth:`still_holds`): a key rotated or revoked, a merchant disabled or
-    an operator stripped of the right after the check counts at once.
+    A refund authorized against it is reserved only while the stored rows
+    still grant what it grants (:meth:`still_holds`): a key rotated or
+    revoked, a merchant disabled or an operator stripped of the right after
+    the check counts at once.
     """
 
     merchant: Merchant
     operator: Operator | None
 
-    def still_holds(self, merchant: Merchant, operator: Operator | None) -> bool:
-        """Whether ``merchant`` and ``operator``, as stored now, grant what they granted."""
-        was, now = self.merchant, merchant
+    def still_holds(self, current: Access) -> bool:
+        """Whether ``current`` (as stored now) grants what this granted."""
+        was, now = self.merchant, current.merchant
         return (
             now.key == was.key
             and now.status is was.status
             and now.previous_key == was.previous_key
             and now.previous_key_expires_at == was.previous_key_expires_at
-            and _grants(operator) == _grants(self.operator)
+            and _grants(current.operator) == _grants(self.operator)
         )
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from refundgate.domain.errors import InvalidTransition
-from refundgate.domain.merchant import Authority
+from refundgate.domain.merchant import Access
 from refundgate.domain.money import Money
 
 __all__ = [
@@ -184,7 +184,7 @@ class RefundDraft:
     request: RefundRequest
     refund_order_id: str
     requested_at: int
-    authority: Authority | None = None
+    authority: Access | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ import structlog
 
 from refundgate.domain.channels import ChannelFamily, family_of
 from refundgate.domain.errors import ChannelNotSupported, MerchantNotFound, OperatorNotAllowed
-from refundgate.domain.merchant import Authority, Operator
+from refundgate.domain.merchant import Operator
 from refundgate.domain.model import Refund, RefundDraft, RefundRequest, RefundStatus
 from refundgate.ports import (
     Access,
@@ -66,7 +66,7 @@ def authorize(access: Access, login_name: str | None = None) -> Operator | None:
 
 
 async def request_refund(
-    deps: Deps, request: RefundRequest, authority: Authority | None = None
+    deps: Deps, request: RefundRequest, authority: Access | None = None
 ) -> Refund:
     """Reserve a refund (or replay the stored one) and, if new, send it.
 

@@ -35,7 +35,7 @@ def _due_at(grace: str, first: str) -> str:
     )
 
 
-def _due(now: str, grace: str, first: str) -> str:
+def _due_in_order(now: str, grace: str, first: str) -> str:
     """Due, and in due order: a backlog larger than one lease is worked oldest first,
     so a refund checked often cannot keep one waiting longer out of the leases."""
     due_at = _due_at(grace, first)
@@ -51,10 +51,12 @@ def lease_statement(dialect: str) -> str:
     workers hold, leases and returns them (``$1`` now, ``$2`` grace, ``$3`` first,
     ``$4`` limit, ``$5`` lease)."""
     if dialect == "sqlite":
-        return f"SELECT refund_order_id FROM refunds WHERE {_due('?3', '?1', '?2')} LIMIT ?4"
+        return (
+            f"SELECT refund_order_id FROM refunds WHERE {_due_in_order('?3', '?1', '?2')} LIMIT ?4"
+        )
     return f"""
 WITH due AS (
-    SELECT refund_order_id FROM refunds WHERE {_due("$1", "$2", "$3")}
+    SELECT refund_order_id FROM refunds WHERE {_due_in_order("$1", "$2", "$3")}
     LIMIT $4 FOR UPDATE SKIP LOCKED
 )
 UPDATE refunds AS r SET next_check_at = $1 + $5 FROM due

@@ -35,13 +35,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from refundgate.domain.channels import ChannelFamily, ChannelPolicy, policy_rules
 from refundgate.domain.errors import (
-    AccessChanged,
     AlreadyExists,
     MerchantNotFound,
     RefundNotFound,
     RefundNumberConflict,
 )
-from refundgate.domain.merchant import Authority, Merchant, Operator
+from refundgate.domain.merchant import Merchant, Operator
 from refundgate.domain.model import BalanceChange, PayOrder, Refund, RefundDraft, RefundStatus
 from refundgate.domain.rules import check_refund
 from refundgate.ports import (
@@ -80,6 +79,7 @@ from refundgate.store.rows import (
     ORDER_COLUMNS,
     REFUND_COLUMNS,
     access_from_row,
+    check_authority,
     order_from_row,
     refund_from_row,
 )
@@ -149,7 +149,7 @@ _ORDER_OUT = ", ".join(f"o.{column.strip()}" for column in ORDER_COLUMNS.split("
 # $7 channel_id, $8 refund_order_id, $9 login_name, $10 client_ip, $11 device,
 # $12 notify_url, $13 request_extra; $14-$19 the authority it must still hold (its
 # merchant's key, status, previous key and its expiry, its operator's may_refund and
-# active; all NULL when the draft names none): Authority.still_holds, in SQL.
+# active; all NULL when the draft names none): Access.still_holds, in SQL.
 _AUTHORITY_HOLDS = """($14::text IS NULL OR EXISTS (
         SELECT 1 FROM merchants AS m
         LEFT JOIN operators AS op ON op.mch_id = m.mch_id AND op.login_name = $9
@@ -322,7 +322,7 @@ def _reserve_arguments(draft: RefundDraft) -> tuple[Any, ...]:
     )  # fmt: skip
 
 
-def _authority_arguments(authority: Authority | None) -> tuple[Any, ...]:
+def _authority_arguments(authority: Access | None) -> tuple[Any, ...]:
     if authority is None:
         return (None,) * 6
     merchant, operator = authority.merchant, authority.operator
@@ -436,12 +436,8 @@ class PostgresStore:
         """Why the one-statement reservation reserved nothing, decided under the order's lock."""
         request = draft.request
         if draft.authority is not None:
-            access = await connection.fetchrow(_GET_ACCESS, request.mch_id, request.login_name)
-            current = access_from_row(access, request.login_name) if access else None
-            if current is None or not draft.authority.still_holds(
-                current.merchant, current.operator
-            ):
-                raise AccessChanged(request.mch_id)
+            row = await connection.fetchrow(_GET_ACCESS, request.mch_id, request.login_name)
+            check_authority(row, request.login_name, draft.authority)
         found = await connection.fetchrow(_LOCK_ORDER, request.mch_id, request.pay_order_id)
         existing = await connection.fetchrow(_FIND_BY_NUMBER, request.mch_id, request.mch_refund_no)
         if existing is not None:

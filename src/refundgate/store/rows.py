@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from refundgate.domain.errors import AccessChanged
 from refundgate.domain.merchant import Merchant, MerchantStatus, Operator
 from refundgate.domain.model import OrderStatus, PayOrder, Refund, RefundStatus, SandboxOutcome
 from refundgate.domain.secret import Secret
@@ -15,6 +16,7 @@ __all__ = [
     "ORDER_COLUMNS",
     "REFUND_COLUMNS",
     "access_from_row",
+    "check_authority",
     "merchant_from_row",
     "operator_from_row",
     "order_from_row",
@@ -68,6 +70,14 @@ def access_from_row(row: Row, login_name: str | None) -> Access:
     if login_name is None or row[9] is None:
         return Access(merchant, None)
     return Access(merchant, operator_from_row(merchant.mch_id, login_name, (row[7], row[8])))
+
+
+def check_authority(row: Row | None, login_name: str, authority: Access) -> None:
+    """Raise AccessChanged unless the merchant and operator row (as read by the
+    stores' access query) still grants ``authority``."""
+    current = access_from_row(row, login_name) if row is not None else None
+    if current is None or not authority.still_holds(current):
+        raise AccessChanged(authority.merchant.mch_id)
 
 
 def operator_from_row(mch_id: str, login_name: str, row: Row) -> Operator:

@@ -34,14 +34,13 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from refundgate.domain.channels import ChannelFamily
 from refundgate.domain.errors import (
-    AccessChanged,
     AlreadyExists,
     MerchantNotFound,
     RefundNotFound,
     RefundNumberConflict,
     RefundRefused,
 )
-from refundgate.domain.merchant import Authority, Merchant, Operator
+from refundgate.domain.merchant import Merchant, Operator
 from refundgate.domain.model import BalanceChange, PayOrder, Refund, RefundDraft, RefundStatus
 from refundgate.domain.rules import check_refund
 from refundgate.ports import (
@@ -80,6 +79,7 @@ from refundgate.store.rows import (
     ORDER_COLUMNS,
     REFUND_COLUMNS,
     access_from_row,
+    check_authority,
     order_from_row,
     refund_from_row,
 )
@@ -266,7 +266,9 @@ class SqliteStore:
     def _reserve(self, connection: sqlite3.Connection, draft: RefundDraft) -> Reservation:
         request = draft.request
         if draft.authority is not None:
-            self._check_authority(connection, request.mch_id, request.login_name, draft.authority)
+            # Under the batch's write lock: nothing can change them before the reservation.
+            row = connection.execute(_GET_ACCESS, (request.login_name, request.mch_id)).fetchone()
+            check_authority(row, request.login_name, draft.authority)
         found = connection.execute(_GET_ORDER, (request.mch_id, request.pay_order_id)).fetchone()
         order = order_from_row(found) if found else None
         try:
@@ -305,20 +307,6 @@ class SqliteStore:
         )  # fmt: skip
         reserved = order.reserve(refund.amount, refund.created_at)
         return Reservation(refund, reserved, created=True)
-
-    @staticmethod
-    def _check_authority(
-        connection: sqlite3.Connection, mch_id: str, login_name: str, authority: Authority
-    ) -> None:
-        """Raise AccessChanged unless the merchant and operator still grant ``authority``.
-
-        Inside the write, before anything changes: the batch holds the write
-        lock, so nothing can change them between this read and the reservation.
-        """
-        row = connection.execute(_GET_ACCESS, (login_name, mch_id)).fetchone()
-        current = access_from_row(row, login_name) if row is not None else None
-        if current is None or not authority.still_holds(current.merchant, current.operator):
-            raise AccessChanged(mch_id)
 
     def _replay_if_held(self, connection: sqlite3.Connection, draft: RefundDraft) -> None:
         """Raise the stored refund under this number as a replay, if there is one."""
