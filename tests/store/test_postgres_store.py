@@ -254,3 +254,31 @@ def test_a_transitions_balance_change_depends_on_its_target_alone() -> None:
             assert change.reserved == 700 * unit.reserved
             assert change.refunded == 700 * unit.refunded
             assert change.refund_count == unit.refund_count
+
+
+async def test_a_deadlock_is_run_again_and_the_outcome_is_recorded(pg: Backend) -> None:
+    # Another transaction holds the order, then asks for the refund the outcome
+    # holds: a lock cycle. The outcome's side detects it first (its deadlock
+    # timeout is the shorter) and is rolled back; run again, it goes through.
+    store = await _seeded(pg)
+    other = await asyncpg.connect(pg.url)
+    try:
+        await store.reserve(_draft("N1"))
+        await other.execute("SET deadlock_timeout = '10s'")
+        transaction = other.transaction()
+        await transaction.start()
+        await other.execute("UPDATE pay_orders SET amount = amount WHERE pay_order_id = 'P1'")
+        outcome = asyncio.create_task(
+            store.transition("RID-N1", Transition(RefundStatus.SUCCEEDED, NOW_MS + 1, "ok"))
+        )
+        await asyncio.sleep(0.3)  # the outcome holds the refund, waits for the order
+        await other.execute(
+            "UPDATE refunds SET attempts = attempts WHERE refund_order_id = 'RID-N1'"
+        )
+        await transaction.commit()
+        refund = await asyncio.wait_for(outcome, 10)
+        assert refund.status is RefundStatus.SUCCEEDED
+        assert await pg.balances("P1") == (100, 0, 1)
+    finally:
+        await other.close()
+        await store.close()

@@ -99,6 +99,9 @@ _MS = timedelta(milliseconds=1)
 
 #: What losing the database looks like from asyncpg: refused or dropped
 #: connections, a server shutting down, a pool that cannot connect in time.
+#: Tries of one store call that PostgreSQL keeps ending in a deadlock.
+_DEADLOCK_ATTEMPTS = 3
+
 _UNREACHABLE = (
     OSError,
     TimeoutError,
@@ -383,19 +386,38 @@ class PostgresStore:
         return self._pool
 
     async def _call(self, work: Callable[[Connection], Awaitable[T]]) -> T:
-        """Run ``work`` on a pooled connection; losing the database is a StoreError."""
+        """Run ``work`` on a pooled connection; losing the database is a StoreError.
+
+        A deadlock is run again, up to ``_DEADLOCK_ATTEMPTS`` times: PostgreSQL
+        broke it by rolling that transaction back whole, so nothing of it
+        stayed. (A refund's outcome locks the refund, then its order; a twin's
+        reservation locks the order, then waits on the refund's number: under
+        load the two can meet.)
+        """
         try:
             pool = await self._get_pool()
-            async with pool.acquire(timeout=self._connect_timeout_s) as connection:
+            attempt = 1
+            while True:
                 try:
-                    return await work(connection)
-                except _UNREACHABLE:
-                    # A connection the server dropped may be left mid-protocol:
-                    # never hand it out again; the pool opens a fresh one.
-                    connection.terminate()
-                    raise
+                    return await self._on_connection(pool, work)
+                except asyncpg.DeadlockDetectedError:
+                    if attempt == _DEADLOCK_ATTEMPTS:
+                        raise
+                    attempt += 1
         except _UNREACHABLE as exc:
             raise StoreError(f"postgresql: {type(exc).__name__}: {exc}") from exc
+
+    async def _on_connection(
+        self, pool: asyncpg.Pool, work: Callable[[Connection], Awaitable[T]]
+    ) -> T:
+        async with pool.acquire(timeout=self._connect_timeout_s) as connection:
+            try:
+                return await work(connection)
+            except _UNREACHABLE:
+                # A connection the server dropped may be left mid-protocol:
+                # never hand it out again; the pool opens a fresh one.
+                connection.terminate()
+                raise
 
     async def ping(self) -> None:
         await self._call(lambda connection: connection.fetchval("SELECT 1"))
