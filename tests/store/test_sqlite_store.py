@@ -7,10 +7,12 @@ import shutil
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
 
 from refundgate.domain import (
     PayOrder,
@@ -18,9 +20,18 @@ from refundgate.domain import (
     RefundRequest,
     RefundStatus,
 )
+from refundgate.domain.errors import RefundRefused
+from refundgate.domain.rules import check_refund
 from refundgate.ports import StoreError, Transition
-from refundgate.store.sqlite import SqliteStore
+from refundgate.store.rows import ORDER_COLUMNS
+from refundgate.store.sqlite import (
+    _INSERT_REFUND_IF_ALLOWED,
+    SqliteStore,
+    _reserve_arguments,
+    sqlite_path,
+)
 from tests.conftest import MCH_ID, NOW_MS, seed_merchants
+from tests.store.rule_cases import orders_and_drafts
 
 
 @pytest.fixture
@@ -251,3 +262,49 @@ async def test_a_write_that_fails_half_done_fails_its_whole_batch(
 
     assert (await seeded.reserve(draft())).created  # the next batch commits
     assert balances(db_path) == (0, 1_000, 1)
+
+
+@pytest.fixture(scope="module")
+def rules_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sqlite3.Connection]:
+    """A migrated file with both merchants, for many examples on one connection."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('rules') / 'rules.db'}"
+
+    async def prepare() -> None:
+        store = SqliteStore(url)
+        await store.migrate()
+        await seed_merchants(store)
+        await store.close()
+
+    asyncio.run(prepare())
+    connection = sqlite3.connect(sqlite_path(url), isolation_level=None)
+    yield connection
+    connection.close()
+
+
+@settings(max_examples=400)
+@given(case=orders_and_drafts())
+def test_the_sql_rules_are_the_domain_rules(
+    rules_db: sqlite3.Connection, case: tuple[PayOrder, RefundDraft]
+) -> None:
+    """The reservation takes a refund exactly when the domain's rules allow it."""
+    order, draft = case
+    try:
+        check_refund(order, draft)
+        allowed = True
+    except RefundRefused:
+        allowed = False
+    rules_db.execute("BEGIN")
+    try:
+        rules_db.execute(
+            f"INSERT INTO pay_orders ({ORDER_COLUMNS})"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL)",
+            (
+                order.mch_id, order.pay_order_id, order.channel_id, order.currency, order.amount,
+                order.paid_at, order.status.value, order.refunded_amount, order.reserved_amount,
+                order.refund_count, order.last_refund_at,
+            ),
+        )  # fmt: skip
+        taken = rules_db.execute(_INSERT_REFUND_IF_ALLOWED, _reserve_arguments(draft)).rowcount
+    finally:
+        rules_db.execute("ROLLBACK")
+    assert taken == int(allowed)

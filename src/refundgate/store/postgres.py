@@ -27,13 +27,12 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import asyncpg
 from sqlalchemy.exc import SQLAlchemyError
 
-from refundgate.domain.channels import ChannelFamily, ChannelPolicy, policy_rules
+from refundgate.domain.channels import ChannelFamily
 from refundgate.domain.errors import (
     AlreadyExists,
     MerchantNotFound,
@@ -74,6 +73,7 @@ from refundgate.store.outbox import (
     new_lease,
     numbered,
 )
+from refundgate.store.refund_rules import order_takes_refund, postgres_parameter
 from refundgate.store.rows import (
     ACCESS_COLUMNS,
     ORDER_COLUMNS,
@@ -95,7 +95,6 @@ __all__ = ["PostgresStore", "postgres_dsn"]
 
 T = TypeVar("T")
 
-_MS = timedelta(milliseconds=1)
 
 #: What losing the database looks like from asyncpg: refused or dropped
 #: connections, a server shutting down, a pool that cannot connect in time.
@@ -119,33 +118,6 @@ def postgres_dsn(database_url: str) -> str:
     return database_url
 
 
-def _policy_holds(policy: ChannelPolicy) -> str:
-    """SQL true where an order ``o`` may take one more refund at ``$5`` under ``policy``."""
-    conditions = [f"$5 - o.paid_at <= {policy.window // _MS}"]
-    if policy.max_refunds is not None:
-        conditions.append(f"o.refund_count < {policy.max_refunds}")
-    spacing = policy.min_spacing // _MS
-    if spacing:
-        conditions.append(f"(o.last_refund_at IS NULL OR $5 - o.last_refund_at >= {spacing})")
-    return " AND ".join(conditions)
-
-
-def _channel_rules_hold() -> str:
-    """The domain's channel policy table as one SQL ``CASE`` (literals from our own code)."""
-    branches = []
-    for rule in policy_rules():
-        if rule.exact:
-            match = f"o.channel_id = '{rule.pattern}'"
-        else:
-            match = (
-                f"left(o.channel_id, {len(rule.pattern)}) = '{rule.pattern}'"
-                f" AND length(o.channel_id) > {len(rule.pattern)}"
-            )
-        holds = _policy_holds(rule.policy) if rule.policy else "false"
-        branches.append(f"WHEN {match} THEN {holds}")
-    return "CASE " + " ".join(branches) + " ELSE false END"
-
-
 _ORDER_OUT = ", ".join(f"o.{column.strip()}" for column in ORDER_COLUMNS.split(","))
 
 # $1 mch_id, $2 mch_refund_no, $3 pay_order_id, $4 amount, $5 now, $6 currency,
@@ -167,11 +139,7 @@ WITH reserved AS (
     SET reserved_amount = o.reserved_amount + $4,
         refund_count = o.refund_count + 1,
         last_refund_at = $5
-    WHERE o.mch_id = $1 AND o.pay_order_id = $3 AND o.status = 'PAID'
-      AND o.refunded_amount + o.reserved_amount + $4 <= o.amount
-      AND ($6::text IS NULL OR o.currency = $6)
-      AND ($7::text IS NULL OR o.channel_id = $7)
-      AND ({_channel_rules_hold()})
+    WHERE {order_takes_refund(postgres_parameter)}
       AND NOT EXISTS (SELECT 1 FROM refunds AS r WHERE r.mch_id = $1 AND r.mch_refund_no = $2)
       AND {_AUTHORITY_HOLDS}
     RETURNING {_ORDER_OUT}

@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -74,6 +74,7 @@ from refundgate.store.outbox import (
     leased_from_row,
     new_lease,
 )
+from refundgate.store.refund_rules import order_takes_refund, sqlite_parameter
 from refundgate.store.rows import (
     ACCESS_COLUMNS,
     ORDER_COLUMNS,
@@ -97,15 +98,20 @@ _MOVE_BALANCES = (
     " refunded_amount = refunded_amount + ?, refund_count = refund_count + ?"
     " WHERE mch_id = ? AND pay_order_id = ?"
 )
+# Numbered as PostgreSQL's reservation: ?1 mch_id, ?2 mch_refund_no, ?3 pay_order_id,
+# ?4 amount, ?5 now, ?6 currency, ?7 channel_id, ?8 refund_order_id, ?9 login_name,
+# ?10 client_ip, ?11 device, ?12 notify_url, ?13 request_extra.
+_INSERT_REFUND_IF_ALLOWED = (
+    "INSERT INTO refunds (refund_order_id, mch_id, mch_refund_no, pay_order_id, channel_id,"
+    " amount, currency, status, login_name, client_ip, device, notify_url, request_extra,"
+    " created_at, updated_at) SELECT ?8, ?1, ?2, ?3, o.channel_id, ?4, o.currency, 'PENDING',"
+    " ?9, ?10, ?11, ?12, ?13, ?5, ?5"
+    f" FROM pay_orders AS o WHERE {order_takes_refund(sqlite_parameter)}"
+)
 _RESERVE = (
     "UPDATE pay_orders SET reserved_amount = reserved_amount + ?,"
     " refund_count = refund_count + 1, last_refund_at = ?"
-    " WHERE mch_id = ? AND pay_order_id = ?"
-)
-_INSERT_REFUND = (
-    "INSERT INTO refunds (refund_order_id, mch_id, mch_refund_no, pay_order_id, channel_id,"
-    " amount, currency, status, login_name, client_ip, device, notify_url, request_extra,"
-    " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'PENDING', ?, ?, ?, ?, ?, ?, ?)"
+    f" WHERE mch_id = ? AND pay_order_id = ? RETURNING {ORDER_COLUMNS}"
 )
 _INSERT_EVENT = (
     "INSERT INTO refund_events (refund_order_id, mch_id, at, kind, from_status, to_status,"
@@ -140,6 +146,16 @@ def sqlite_path(database_url: str) -> str:
 
 def _detail(detail: object) -> str | None:
     return json.dumps(detail, ensure_ascii=False, sort_keys=True) if detail else None
+
+
+def _reserve_arguments(draft: RefundDraft) -> tuple[object, ...]:
+    request = draft.request
+    return (
+        request.mch_id, request.mch_refund_no, request.pay_order_id, request.amount,
+        draft.requested_at, request.currency, request.channel_id, draft.refund_order_id,
+        request.login_name, request.client_ip, request.device, request.notify_url,
+        _detail(dict(request.extra)),
+    )  # fmt: skip
 
 
 class _Replayed(Exception):
@@ -269,44 +285,42 @@ class SqliteStore:
             # Under the batch's write lock: nothing can change them before the reservation.
             row = connection.execute(_GET_ACCESS, (request.login_name, request.mch_id)).fetchone()
             check_authority(row, request.login_name, draft.authority)
-        found = connection.execute(_GET_ORDER, (request.mch_id, request.pay_order_id)).fetchone()
-        order = order_from_row(found) if found else None
         try:
-            check_refund(order, draft)
+            # The refund first, taken only if the order's rules allow it: a number
+            # already used, or a refused refund, fails before anything changed.
+            inserted = connection.execute(_INSERT_REFUND_IF_ALLOWED, _reserve_arguments(draft))
+        except sqlite3.IntegrityError:
+            self._replay_if_held(connection, draft)
+            raise
+        if inserted.rowcount != 1:
+            self._refuse(connection, draft)
+        row = connection.execute(
+            _RESERVE, (request.amount, draft.requested_at, request.mch_id, request.pay_order_id)
+        ).fetchone()
+        order = order_from_row(row)
+        connection.execute(
+            _INSERT_EVENT,
+            (
+                draft.refund_order_id, request.mch_id, draft.requested_at, "requested", None,
+                RefundStatus.PENDING.name, request.login_name, request.client_ip,
+                f"refund of {request.amount} {order.currency} reserved", None,
+            ),
+        )  # fmt: skip
+        return Reservation(Refund.reserved(draft, order), order, created=True)
+
+    def _refuse(self, connection: sqlite3.Connection, draft: RefundDraft) -> NoReturn:
+        """Why the order's rules in SQL refused ``draft``: the domain's refusal, or a
+        replay when a retry names a refund we already hold."""
+        request = draft.request
+        found = connection.execute(_GET_ORDER, (request.mch_id, request.pay_order_id)).fetchone()
+        try:
+            check_refund(order_from_row(found) if found else None, draft)
         except RefundRefused:
             # A retry of a refund we already hold is answered with it, even when
             # the order could take no new refund now.
             self._replay_if_held(connection, draft)
             raise
-        assert order is not None  # check_refund refuses a missing order
-        refund = Refund.reserved(draft, order)
-        try:
-            # First, so that a number already used fails before anything changed.
-            connection.execute(
-                _INSERT_REFUND,
-                (
-                    refund.refund_order_id, refund.mch_id, refund.mch_refund_no,
-                    refund.pay_order_id, refund.channel_id, refund.amount, refund.currency,
-                    refund.login_name, refund.client_ip, refund.device, refund.notify_url,
-                    _detail(dict(request.extra)), refund.created_at, refund.updated_at,
-                ),
-            )  # fmt: skip
-        except sqlite3.IntegrityError:
-            self._replay_if_held(connection, draft)
-            raise
-        connection.execute(
-            _RESERVE, (refund.amount, refund.created_at, refund.mch_id, refund.pay_order_id)
-        )
-        connection.execute(
-            _INSERT_EVENT,
-            (
-                refund.refund_order_id, refund.mch_id, refund.created_at, "requested", None,
-                refund.status.name, refund.login_name, refund.client_ip,
-                f"refund of {refund.amount} {refund.currency} reserved", None,
-            ),
-        )  # fmt: skip
-        reserved = order.reserve(refund.amount, refund.created_at)
-        return Reservation(refund, reserved, created=True)
+        raise StoreError("sqlite: the SQL rules refused what the domain's rules allow")
 
     def _replay_if_held(self, connection: sqlite3.Connection, draft: RefundDraft) -> None:
         """Raise the stored refund under this number as a replay, if there is one."""
