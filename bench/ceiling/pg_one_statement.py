@@ -50,6 +50,11 @@ SELECT $1, r.mch_id, $2, 'status', 'PENDING', 'SUCCEEDED', 'ok' FROM r
 """
 
 
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """No reset query on release (a round trip each): nothing here changes a session.
+    The product's pool does the same; the ceiling must not be slower than a known step."""
+
+
 class PostgresCeiling:
     def __init__(self, dsn: str, *, pool_size: int = 16) -> None:
         self._dsn = dsn
@@ -62,13 +67,14 @@ class PostgresCeiling:
             async with self._lock:
                 if self._pools is None:
                     durable = await asyncpg.create_pool(
-                        self._dsn, min_size=self._size, max_size=self._size
+                        self._dsn, min_size=self._size, max_size=self._size, reset=_keep_session
                     )
                     relaxed = await asyncpg.create_pool(
                         self._dsn,
                         min_size=self._size,
                         max_size=self._size,
                         server_settings={"synchronous_commit": "off"},
+                        reset=_keep_session,
                     )
                     self._pools = (durable, relaxed)
         return self._pools
