@@ -16,6 +16,7 @@ from refundgate.domain.model import BalanceChange
 from refundgate.domain.rules import check_refund
 from refundgate.domain.secret import Secret
 from refundgate.ports import AdminStore, StoreError, Transition
+from refundgate.store import postgres as postgres_module
 from refundgate.store.postgres import _RESERVE, PostgresStore, _reserve_arguments
 from tests.backends import Backend, truncate
 from tests.conftest import MCH_ID, NOW_MS, seed_merchants
@@ -88,6 +89,26 @@ async def _seeded(backend: Backend) -> AdminStore:
 def _draft(number: str, amount: int = 100) -> RefundDraft:
     request = RefundRequest(MCH_ID, number, "P1", amount, "vincent", "127.0.0.1")
     return RefundDraft(request, f"RID-{number}", NOW_MS)
+
+
+async def test_sql_rules_that_refuse_what_the_domain_allows_are_a_store_error(
+    pg: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Were the SQL and the domain's rules ever to disagree, the refund is not
+    reserved, and the disagreement is an error, not a refusal told to the merchant."""
+    store = await _seeded(pg)
+    never = postgres_module._RESERVE.replace("WHERE o.mch_id = $1", "WHERE false AND o.mch_id = $1")
+    assert never != postgres_module._RESERVE
+    monkeypatch.setattr(postgres_module, "_RESERVE", never)
+    try:
+        with pytest.raises(StoreError, match="rules refused"):
+            await store.reserve(_draft("N1"))
+        assert await store.find_refund(MCH_ID, mch_refund_no="N1") is None
+        order = await store.get_order(MCH_ID, "P1")
+        assert order is not None
+        assert (order.reserved_amount, order.refund_count) == (0, 0)
+    finally:
+        await store.close()
 
 
 async def _kill_connections(backend: Backend) -> int:

@@ -23,6 +23,7 @@ from refundgate.domain import (
 from refundgate.domain.errors import RefundRefused
 from refundgate.domain.rules import check_refund
 from refundgate.ports import StoreError, Transition
+from refundgate.store import sqlite as sqlite_module
 from refundgate.store.rows import ORDER_COLUMNS
 from refundgate.store.sqlite import (
     _INSERT_REFUND_IF_ALLOWED,
@@ -262,6 +263,19 @@ async def test_a_write_that_fails_half_done_fails_its_whole_batch(
 
     assert (await seeded.reserve(draft())).created  # the next batch commits
     assert balances(db_path) == (0, 1_000, 1)
+
+
+async def test_sql_rules_that_refuse_what_the_domain_allows_are_a_store_error(
+    seeded: SqliteStore, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Were the SQL and the domain's rules ever to disagree, the refund is not
+    reserved, and the disagreement is an error, not a refusal told to the merchant."""
+    never = sqlite_module._INSERT_REFUND_IF_ALLOWED + " AND 0"
+    monkeypatch.setattr(sqlite_module, "_INSERT_REFUND_IF_ALLOWED", never)
+    with pytest.raises(StoreError, match="rules refused"):
+        await seeded.reserve(draft())
+    assert balances(db_path) == (0, 0, 0)
+    assert await seeded.find_refund(MCH_ID, mch_refund_no="N1") is None
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,9 @@
 """The business rules a refund must pass before its amount is reserved.
 
-Both stores apply exactly these rules: SQLite by calling :func:`check_refund`
-inside its write transaction, PostgreSQL by the same conditions in SQL, proven
-equal by the store contract suite.
+Both stores apply exactly these rules as one SQL condition in their
+reservation statement (``store.refund_rules``), and call :func:`check_refund`
+only to say why a refund was refused. A property test per store holds the SQL
+to this function, and the store contract suite holds both stores' answers.
 """
 
 from __future__ import annotations
