@@ -55,15 +55,16 @@ def _no_constant(name: str) -> NoReturn:
     _refuse(f"invalid JSON number {name}")
 
 
+# One decoder for every request: ``json.loads`` with these options builds a new
+# one (and its scanner) per call.
+_DECODER = json.JSONDecoder(
+    parse_int=str, parse_float=str, parse_constant=_no_constant, object_pairs_hook=_Members
+)
+
+
 def _json_object(text: str) -> Fields:
     try:
-        decoded = json.loads(
-            text,
-            parse_int=str,
-            parse_float=str,
-            parse_constant=_no_constant,
-            object_pairs_hook=_Members,
-        )
+        decoded = _DECODER.decode(text)
     except (ValueError, RecursionError):
         _refuse("params is not valid JSON")
     if not isinstance(decoded, _Members):

@@ -73,7 +73,12 @@ from refundgate.store.outbox import (
     new_lease,
     numbered,
 )
-from refundgate.store.refund_rules import order_takes_refund, postgres_parameter
+from refundgate.store.refund_rules import (
+    POSTGRES,
+    authority_arguments,
+    authority_holds,
+    order_takes_refund,
+)
 from refundgate.store.rows import (
     ACCESS_COLUMNS,
     ORDER_COLUMNS,
@@ -125,23 +130,15 @@ _ORDER_OUT = ", ".join(f"o.{column.strip()}" for column in ORDER_COLUMNS.split("
 # $12 notify_url, $13 request_extra; $14-$19 the authority it must still hold (its
 # merchant's key, status, previous key and its expiry, its operator's may_refund and
 # active; all NULL when the draft names none): Access.still_holds, in SQL.
-_AUTHORITY_HOLDS = """($14::text IS NULL OR EXISTS (
-        SELECT 1 FROM merchants AS m
-        LEFT JOIN operators AS op ON op.mch_id = m.mch_id AND op.login_name = $9
-        WHERE m.mch_id = $1 AND m.sign_key = $14 AND m.status = $15::text
-          AND NULLIF(m.previous_key, '') IS NOT DISTINCT FROM $16::text
-          AND m.previous_key_expires_at IS NOT DISTINCT FROM $17::bigint
-          AND op.may_refund IS NOT DISTINCT FROM $18::boolean
-          AND op.active IS NOT DISTINCT FROM $19::boolean))"""
 _RESERVE = f"""
 WITH reserved AS (
     UPDATE pay_orders AS o
     SET reserved_amount = o.reserved_amount + $4,
         refund_count = o.refund_count + 1,
         last_refund_at = $5
-    WHERE {order_takes_refund(postgres_parameter)}
+    WHERE {order_takes_refund(POSTGRES)}
       AND NOT EXISTS (SELECT 1 FROM refunds AS r WHERE r.mch_id = $1 AND r.mch_refund_no = $2)
-      AND {_AUTHORITY_HOLDS}
+      AND {authority_holds(POSTGRES)}
     RETURNING {_ORDER_OUT}
 ), refund AS (
     INSERT INTO refunds (refund_order_id, mch_id, mch_refund_no, pay_order_id, channel_id,
@@ -258,8 +255,12 @@ FROM merchants AS m WHERE m.mch_id = $1
 """
 
 
+# ``json.dumps`` with options builds a new encoder per call.
+_DETAIL = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
+
+
 def _detail(detail: Mapping[str, str]) -> str | None:
-    return json.dumps(dict(detail), ensure_ascii=False, sort_keys=True) if detail else None
+    return _DETAIL.encode(dict(detail)) if detail else None
 
 
 def _present(row: asyncpg.Record | None) -> asyncpg.Record:
@@ -289,18 +290,7 @@ def _reserve_arguments(draft: RefundDraft) -> tuple[Any, ...]:
         request.mch_id, request.mch_refund_no, request.pay_order_id, request.amount,
         draft.requested_at, request.currency, request.channel_id, draft.refund_order_id,
         request.login_name, request.client_ip, request.device, request.notify_url,
-        _detail(request.extra), *_authority_arguments(draft.authority),
-    )  # fmt: skip
-
-
-def _authority_arguments(authority: Access | None) -> tuple[Any, ...]:
-    if authority is None:
-        return (None,) * 6
-    merchant, operator = authority.merchant, authority.operator
-    previous = merchant.previous_key.reveal() if merchant.previous_key else None
-    return (
-        merchant.key.reveal(), merchant.status.value, previous, merchant.previous_key_expires_at,
-        operator.may_refund if operator else None, operator.active if operator else None,
+        _detail(request.extra), *authority_arguments(draft.authority),
     )  # fmt: skip
 
 

@@ -14,34 +14,51 @@ comes from our own code (the channel policy table), never from a request.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 
 from refundgate.domain.channels import ChannelPolicy, policy_rules
+from refundgate.domain.merchant import Access
 
-__all__ = ["order_takes_refund", "postgres_parameter", "sqlite_parameter"]
+__all__ = [
+    "POSTGRES",
+    "SQLITE",
+    "Dialect",
+    "authority_arguments",
+    "authority_holds",
+    "order_takes_refund",
+]
 
 _MS = timedelta(milliseconds=1)
 
-#: How a store writes parameter ``n``, given its SQL type where nothing else tells it.
-Parameter = Callable[[int, str | None], str]
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """How a store writes what differs between the two SQLs used here."""
+
+    #: Parameter ``n``, with its SQL type where nothing else in the statement tells it.
+    parameter: Callable[[int, str | None], str]
+    #: Null-safe equality.
+    same: str
 
 
-def postgres_parameter(number: int, sql_type: str | None) -> str:
-    return f"${number}::{sql_type}" if sql_type else f"${number}"
+POSTGRES = Dialect(
+    parameter=lambda number, sql_type: f"${number}::{sql_type}" if sql_type else f"${number}",
+    same="IS NOT DISTINCT FROM",
+)
+# SQLite's parameters take the type of their value; ``IS`` is its null-safe
+# equality in every version (``IS NOT DISTINCT FROM`` only from 3.39).
+SQLITE = Dialect(parameter=lambda number, sql_type: f"?{number}", same="IS")
 
 
-def sqlite_parameter(number: int, sql_type: str | None) -> str:
-    del sql_type  # SQLite's parameters take the type of their value
-    return f"?{number}"
-
-
-def order_takes_refund(parameter: Parameter) -> str:
+def order_takes_refund(dialect: Dialect) -> str:
     """SQL true where order ``o`` may take the refund the parameters describe.
 
     Parameters, by number: 1 mch_id, 3 pay_order_id, 4 amount, 5 now (ms),
     6 currency or NULL, 7 channel_id or NULL (the numbering of PostgreSQL's
     reservation statement, which SQLite's follows).
     """
+    parameter = dialect.parameter
     now = parameter(5, None)
     currency, channel = parameter(6, "text"), parameter(7, "text")
     return (
@@ -79,3 +96,37 @@ def _channel_rules_hold(now: str) -> str:
         holds = _policy_holds(rule.policy, now) if rule.policy else "false"
         branches.append(f"WHEN {match} THEN {holds}")
     return "CASE " + " ".join(branches) + " ELSE false END"
+
+
+def authority_holds(dialect: Dialect) -> str:
+    """SQL true where the stored merchant and operator still grant what the request
+    was authorized against (``Access.still_holds``, in SQL), or where it names none.
+
+    Parameters, by number: 1 mch_id, 9 login_name, 14-19 :func:`authority_arguments`.
+    """
+    p, same = dialect.parameter, dialect.same
+    return (
+        f"({p(14, 'text')} IS NULL OR EXISTS ("
+        " SELECT 1 FROM merchants AS m"
+        f" LEFT JOIN operators AS op ON op.mch_id = m.mch_id AND op.login_name = {p(9, None)}"
+        f" WHERE m.mch_id = {p(1, None)} AND m.sign_key = {p(14, None)}"
+        f" AND m.status = {p(15, 'text')}"
+        f" AND NULLIF(m.previous_key, '') {same} {p(16, 'text')}"
+        f" AND m.previous_key_expires_at {same} {p(17, 'bigint')}"
+        f" AND op.may_refund {same} {p(18, 'boolean')}"
+        f" AND op.active {same} {p(19, 'boolean')}))"
+    )
+
+
+def authority_arguments(authority: Access | None) -> tuple[object, ...]:
+    """Parameters 14-19 of :func:`authority_holds`: the merchant's key, status,
+    previous key and its expiry, the operator's right and activity; all None
+    when the request names no authority."""
+    if authority is None:
+        return (None,) * 6
+    merchant, operator = authority.merchant, authority.operator
+    previous = merchant.previous_key.reveal() if merchant.previous_key else None
+    return (
+        merchant.key.reveal(), merchant.status.value, previous, merchant.previous_key_expires_at,
+        operator.may_refund if operator else None, operator.active if operator else None,
+    )  # fmt: skip

@@ -74,7 +74,12 @@ from refundgate.store.outbox import (
     leased_from_row,
     new_lease,
 )
-from refundgate.store.refund_rules import order_takes_refund, sqlite_parameter
+from refundgate.store.refund_rules import (
+    SQLITE,
+    authority_arguments,
+    authority_holds,
+    order_takes_refund,
+)
 from refundgate.store.rows import (
     ACCESS_COLUMNS,
     ORDER_COLUMNS,
@@ -100,13 +105,14 @@ _MOVE_BALANCES = (
 )
 # Numbered as PostgreSQL's reservation: ?1 mch_id, ?2 mch_refund_no, ?3 pay_order_id,
 # ?4 amount, ?5 now, ?6 currency, ?7 channel_id, ?8 refund_order_id, ?9 login_name,
-# ?10 client_ip, ?11 device, ?12 notify_url, ?13 request_extra.
+# ?10 client_ip, ?11 device, ?12 notify_url, ?13 request_extra; ?14-?19 the authority
+# it must still hold (refund_rules.authority_arguments).
 _INSERT_REFUND_IF_ALLOWED = (
     "INSERT INTO refunds (refund_order_id, mch_id, mch_refund_no, pay_order_id, channel_id,"
     " amount, currency, status, login_name, client_ip, device, notify_url, request_extra,"
     " created_at, updated_at) SELECT ?8, ?1, ?2, ?3, o.channel_id, ?4, o.currency, 'PENDING',"
     " ?9, ?10, ?11, ?12, ?13, ?5, ?5"
-    f" FROM pay_orders AS o WHERE {order_takes_refund(sqlite_parameter)}"
+    f" FROM pay_orders AS o WHERE {order_takes_refund(SQLITE)} AND {authority_holds(SQLITE)}"
 )
 _RESERVE = (
     "UPDATE pay_orders SET reserved_amount = reserved_amount + ?,"
@@ -144,8 +150,12 @@ def sqlite_path(database_url: str) -> str:
     return database
 
 
+# ``json.dumps`` with options builds a new encoder per call.
+_DETAIL = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
+
+
 def _detail(detail: object) -> str | None:
-    return json.dumps(detail, ensure_ascii=False, sort_keys=True) if detail else None
+    return _DETAIL.encode(detail) if detail else None
 
 
 def _reserve_arguments(draft: RefundDraft) -> tuple[object, ...]:
@@ -154,7 +164,7 @@ def _reserve_arguments(draft: RefundDraft) -> tuple[object, ...]:
         request.mch_id, request.mch_refund_no, request.pay_order_id, request.amount,
         draft.requested_at, request.currency, request.channel_id, draft.refund_order_id,
         request.login_name, request.client_ip, request.device, request.notify_url,
-        _detail(dict(request.extra)),
+        _detail(dict(request.extra)), *authority_arguments(draft.authority),
     )  # fmt: skip
 
 
@@ -281,12 +291,9 @@ class SqliteStore:
 
     def _reserve(self, connection: sqlite3.Connection, draft: RefundDraft) -> Reservation:
         request = draft.request
-        if draft.authority is not None:
-            # Under the batch's write lock: nothing can change them before the reservation.
-            row = connection.execute(_GET_ACCESS, (request.login_name, request.mch_id)).fetchone()
-            check_authority(row, request.login_name, draft.authority)
         try:
-            # The refund first, taken only if the order's rules allow it: a number
+            # The refund first, taken only while the merchant and operator still grant
+            # what they were read to grant and the order's rules allow it: a number
             # already used, or a refused refund, fails before anything changed.
             inserted = connection.execute(_INSERT_REFUND_IF_ALLOWED, _reserve_arguments(draft))
         except sqlite3.IntegrityError:
@@ -309,9 +316,13 @@ class SqliteStore:
         return Reservation(Refund.reserved(draft, order), order, created=True)
 
     def _refuse(self, connection: sqlite3.Connection, draft: RefundDraft) -> NoReturn:
-        """Why the order's rules in SQL refused ``draft``: the domain's refusal, or a
-        replay when a retry names a refund we already hold."""
+        """Why the reservation's SQL took nothing: the authority changed, the domain's
+        refusal, or a replay when a retry names a refund we already hold."""
         request = draft.request
+        if draft.authority is not None:
+            # Under the batch's write lock: as the reservation's statement saw them.
+            row = connection.execute(_GET_ACCESS, (request.login_name, request.mch_id)).fetchone()
+            check_authority(row, request.login_name, draft.authority)
         found = connection.execute(_GET_ORDER, (request.mch_id, request.pay_order_id)).fetchone()
         try:
             check_refund(order_from_row(found) if found else None, draft)
