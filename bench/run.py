@@ -8,6 +8,11 @@ then for each connection count run wrk against the ceiling and the product
 back to back, each with its own file of pre-signed bodies (every refund number
 used once). Then reseed with a large refunds table and measure both again at
 16 connections. Prints a table; writes bench/results/latest.json.
+
+With ``--rounds N`` every measurement is made N times, the two sides in turn
+(which one goes first alternates). Each side reports its median run, and the
+ratio is the median of the rounds' ratios: a pair measured a minute apart
+shares the machine's mood, which on a shared VM moves by 15 % and more.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import asyncio
 import json
 import os
 import shutil
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -38,6 +44,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--stores", default="sqlite,postgresql")
     parser.add_argument("--connections", default="1,16,64")
     parser.add_argument("--seconds", type=float, default=None, help="per run (10; quick 2)")
+    parser.add_argument("--rounds", type=int, default=None, help="of every run (3; quick 1)")
     parser.add_argument("--orders", type=int, default=None, help="paid orders (100000; quick 2000)")
     parser.add_argument("--refunds", type=int, default=1_000, help="refunds stored beforehand")
     parser.add_argument(
@@ -56,6 +63,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     args.seconds = args.seconds or (2.0 if args.quick else 10.0)
+    args.rounds = max(1, args.rounds or (1 if args.quick else 3))
     args.orders = args.orders or (2_000 if args.quick else 100_000)
     if args.large_refunds is None:
         args.large_refunds = 0 if args.quick else 1_000_000
@@ -168,60 +176,95 @@ def _line(store: str, what: str, c: int, r: dict[str, Any]) -> None:
     )
 
 
+Runs = dict[str, list[dict[str, Any]]]  # by side ("ceiling", "product"): one run per round
+
+
+def _rounds(
+    servers: dict[str, procs.Server], store: str, c: int, args: argparse.Namespace, runs: Runs
+) -> None:
+    """Measure both sides ``args.rounds`` times at ``c`` connections, in turn."""
+    for round_ in range(args.rounds):
+        sides = ("ceiling", "product") if round_ % 2 == 0 else ("product", "ceiling")
+        for what in sides:
+            runs[what].append(_measure(servers[what], c, args))
+            _line(store, what, c, runs[what][-1])
+
+
+def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run with the median refunds/s (the lower middle one of an even count)."""
+    return sorted(runs, key=lambda r: r["per_s"])[(len(runs) - 1) // 2]
+
+
+def _paired_ratio(runs: Runs) -> float:
+    """The median of the rounds' product/ceiling ratios."""
+    pairs = zip(runs["product"], runs["ceiling"], strict=True)
+    ratios = [product["per_s"] / ceiling["per_s"] for product, ceiling in pairs]
+    return float(statistics.median(ratios))
+
+
 def _run_store(store: Store, args: argparse.Namespace, logs: Path) -> dict[str, Any]:
     store.reseed(args.refunds)
-    runs: dict[str, dict[int, dict[str, Any]]] = {"ceiling": {}, "product": {}}
+    by_connections: dict[int, Runs] = {c: {"ceiling": [], "product": []} for c in args.connections}
     servers = _servers(store, args, logs)
     try:
         for c in args.connections:
-            for what in ("ceiling", "product"):
-                runs[what][c] = _measure(servers[what], c, args)
-                _line(store.name, what, c, runs[what][c])
+            _rounds(servers, store.name, c, args, by_connections[c])
     finally:
         for server in servers.values():
             server.stop()
-    summary = _summary(runs)
+    summary = _summary(by_connections)
     if args.large_refunds:
-        summary["table_size"] = _table_size(store, args, logs, runs)
+        summary["table_size"] = _table_size(store, args, logs, by_connections)
     return summary
 
 
 def _table_size(
-    store: Store, args: argparse.Namespace, logs: Path, small: dict[str, dict[int, Any]]
+    store: Store, args: argparse.Namespace, logs: Path, small: dict[int, Runs]
 ) -> dict[str, Any]:
     c = 16 if 16 in args.connections else args.connections[-1]
     store.reseed(args.large_refunds)
+    large: Runs = {"ceiling": [], "product": []}
     servers = _servers(store, args, logs)
     try:
-        large = {what: _measure(servers[what], c, args) for what in ("ceiling", "product")}
+        _rounds(servers, store.name, c, args, large)
     finally:
         for server in servers.values():
             server.stop()
-    for what, r in large.items():
-        _line(store.name, what, c, r)
-    before, after = small["product"][c]["per_s"], large["product"]["per_s"]
+    before = {what: _median_run(small[c][what]) for what in ("ceiling", "product")}
+    after = {what: _median_run(large[what]) for what in ("ceiling", "product")}
     return {
         "connections": c,
         "small_refunds": args.refunds,
         "large_refunds": args.large_refunds,
-        "product_per_s": {"small": round(before), "large": round(after)},
-        "ceiling_per_s": {"small": round(small["ceiling"][c]["per_s"]),
-                          "large": round(large["ceiling"]["per_s"])},
-        "product_p99_ms": {"small": small["product"][c]["p99_us"] / 1000,
-                           "large": large["product"]["p99_us"] / 1000},
-        "change": round(after / before - 1, 3),
+        "product_per_s": {"small": round(before["product"]["per_s"]),
+                          "large": round(after["product"]["per_s"])},
+        "ceiling_per_s": {"small": round(before["ceiling"]["per_s"]),
+                          "large": round(after["ceiling"]["per_s"])},
+        "product_p99_ms": {"small": before["product"]["p99_us"] / 1000,
+                           "large": after["product"]["p99_us"] / 1000},
+        "change": round(after["product"]["per_s"] / before["product"]["per_s"] - 1, 3),
+        "ceiling_change": round(after["ceiling"]["per_s"] / before["ceiling"]["per_s"] - 1, 3),
     }  # fmt: skip
 
 
-def _summary(runs: dict[str, dict[int, dict[str, Any]]]) -> dict[str, Any]:
-    product, ceiling = runs["product"], runs["ceiling"]
+def _summary(by_connections: dict[int, Runs]) -> dict[str, Any]:
+    """Each side's median run per connection count, and the paired ratio."""
+    product = {c: _median_run(runs["product"]) for c, runs in by_connections.items()}
+    ceiling = {c: _median_run(runs["ceiling"]) for c, runs in by_connections.items()}
     keyed = lambda f: {str(c): f(c) for c in product}  # noqa: E731
     return {
         "refunds_per_s": keyed(lambda c: round(product[c]["per_s"])),
         "p50_ms": keyed(lambda c: round(product[c]["p50_us"] / 1000, 2)),
         "p99_ms": keyed(lambda c: round(product[c]["p99_us"] / 1000, 2)),
         "ceiling_per_s": keyed(lambda c: round(ceiling[c]["per_s"])),
-        "ratio": keyed(lambda c: round(product[c]["per_s"] / ceiling[c]["per_s"], 2)),
+        "ratio": keyed(lambda c: round(_paired_ratio(by_connections[c]), 2)),
+        "rounds": len(next(iter(by_connections.values()))["product"]),
+        "refunds_per_s_by_round": keyed(
+            lambda c: [round(r["per_s"]) for r in by_connections[c]["product"]]
+        ),
+        "ceiling_per_s_by_round": keyed(
+            lambda c: [round(r["per_s"]) for r in by_connections[c]["ceiling"]]
+        ),
         "rss_mb": max(product[c]["rss_mb"] for c in product),
         "rss_mb_by_connections": keyed(lambda c: product[c]["rss_mb"]),
         "ceiling_p50_ms": keyed(lambda c: round(ceiling[c]["p50_us"] / 1000, 2)),
@@ -247,6 +290,7 @@ def main(argv: list[str] | None = None) -> None:
         "settings": {
             "quick": args.quick, "seconds": args.seconds, "orders": args.orders,
             "refunds": args.refunds, "workers": args.workers, "log_level": args.log_level,
+            "rounds": args.rounds,
             "product": f"refundgate serve --server {args.server} --workers {args.workers}"
             " (pool 16 on PG)",
             "ceiling": "bench/ceiling/app.py on granian RSGI, 1 worker",
@@ -289,7 +333,8 @@ def _print_table(report: dict[str, Any]) -> None:
             t = s["table_size"]
             print(f"{name:10} table size: {t['small_refunds']} refunds -> "
                   f"{t['product_per_s']['small']}/s; {t['large_refunds']} -> "
-                  f"{t['product_per_s']['large']}/s ({t['change']:+.1%})")  # fmt: skip
+                  f"{t['product_per_s']['large']}/s ({t['change']:+.1%};"
+                  f" the ceiling {t['ceiling_change']:+.1%})")  # fmt: skip
 
 
 if __name__ == "__main__":
