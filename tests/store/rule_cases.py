@@ -6,10 +6,12 @@ from __future__ import annotations
 from hypothesis import strategies as st
 
 from refundgate.domain import PayOrder, RefundDraft, RefundRequest
+from refundgate.domain.errors import RefundRefused
 from refundgate.domain.model import OrderStatus
+from refundgate.domain.rules import check_refund
 from tests.conftest import DAY_MS, MCH_ID, NOW_MS, OTHER_MCH_ID
 
-__all__ = ["orders_and_drafts"]
+__all__ = ["domain_allows", "orders_and_drafts"]
 
 CHANNELS = [
     "WX_NATIVE", "WX_", "WX", "ALIPAY_QR", "ALIPAY_", "UPI_SEQ", "UPI_QR", "UPI_MICROPAY",
@@ -51,3 +53,12 @@ def orders_and_drafts(draw: st.DrawFn) -> tuple[PayOrder, RefundDraft]:
         channel_id=draw(st.sampled_from([None, order.channel_id, "ALIPAY_QR", "WX_NATIVE"])),
     )
     return order, RefundDraft(request, "RIDPROP", NOW_MS)
+
+
+def domain_allows(order: PayOrder, draft: RefundDraft) -> bool:
+    """Whether the domain's rules let ``order`` take ``draft``."""
+    try:
+        check_refund(order, draft)
+    except RefundRefused:
+        return False
+    return True

@@ -10,17 +10,16 @@ import pytest
 from hypothesis import given, settings
 
 from refundgate.domain import PayOrder, RefundDraft, RefundRequest, RefundStatus
-from refundgate.domain.errors import RefundRefused
 from refundgate.domain.merchant import Merchant
 from refundgate.domain.model import BalanceChange
-from refundgate.domain.rules import check_refund
 from refundgate.domain.secret import Secret
 from refundgate.ports import AdminStore, StoreError, Transition
 from refundgate.store import postgres as postgres_module
-from refundgate.store.postgres import _RESERVE, PostgresStore, _reserve_arguments
+from refundgate.store.postgres import _RESERVE, PostgresStore
+from refundgate.store.refund_rules import reservation_arguments
 from tests.backends import Backend, truncate
 from tests.conftest import MCH_ID, NOW_MS, seed_merchants
-from tests.store.rule_cases import orders_and_drafts
+from tests.store.rule_cases import domain_allows, orders_and_drafts
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +51,7 @@ async def _sql_reserves(
             order.paid_at, order.status.value, order.refunded_amount, order.reserved_amount,
             order.refund_count, order.last_refund_at,
         )  # fmt: skip
-        return await connection.fetchrow(_RESERVE, *_reserve_arguments(draft)) is not None
+        return await connection.fetchrow(_RESERVE, *reservation_arguments(draft)) is not None
     finally:
         await transaction.rollback()
 
@@ -65,11 +64,7 @@ def test_the_sql_rules_are_the_domain_rules(
 ) -> None:
     loop, connection = sql_session
     order, draft = case
-    try:
-        check_refund(order, draft)
-        allowed = True
-    except RefundRefused:
-        allowed = False
+    allowed = domain_allows(order, draft)
     assert loop.run_until_complete(_sql_reserves(connection, order, draft)) is allowed
 
 

@@ -20,19 +20,17 @@ from refundgate.domain import (
     RefundRequest,
     RefundStatus,
 )
-from refundgate.domain.errors import RefundRefused
-from refundgate.domain.rules import check_refund
 from refundgate.ports import StoreError, Transition
 from refundgate.store import sqlite as sqlite_module
+from refundgate.store.refund_rules import reservation_arguments
 from refundgate.store.rows import ORDER_COLUMNS
 from refundgate.store.sqlite import (
     _INSERT_REFUND_IF_ALLOWED,
     SqliteStore,
-    _reserve_arguments,
     sqlite_path,
 )
 from tests.conftest import MCH_ID, NOW_MS, seed_merchants
-from tests.store.rule_cases import orders_and_drafts
+from tests.store.rule_cases import domain_allows, orders_and_drafts
 
 
 @pytest.fixture
@@ -302,11 +300,7 @@ def test_the_sql_rules_are_the_domain_rules(
 ) -> None:
     """The reservation takes a refund exactly when the domain's rules allow it."""
     order, draft = case
-    try:
-        check_refund(order, draft)
-        allowed = True
-    except RefundRefused:
-        allowed = False
+    allowed = domain_allows(order, draft)
     rules_db.execute("BEGIN")
     try:
         rules_db.execute(
@@ -318,7 +312,7 @@ def test_the_sql_rules_are_the_domain_rules(
                 order.refund_count, order.last_refund_at,
             ),
         )  # fmt: skip
-        taken = rules_db.execute(_INSERT_REFUND_IF_ALLOWED, _reserve_arguments(draft)).rowcount
+        taken = rules_db.execute(_INSERT_REFUND_IF_ALLOWED, reservation_arguments(draft)).rowcount
     finally:
         rules_db.execute("ROLLBACK")
     assert taken == int(allowed)

@@ -75,9 +75,9 @@ from refundgate.store.outbox import (
 )
 from refundgate.store.refund_rules import (
     POSTGRES,
-    authority_arguments,
     authority_holds,
     order_takes_refund,
+    reservation_arguments,
 )
 from refundgate.store.rows import (
     ACCESS_COLUMNS,
@@ -284,16 +284,6 @@ def _apply_arguments(refund_order_id: str, change: Transition) -> tuple[Any, ...
     )  # fmt: skip
 
 
-def _reserve_arguments(draft: RefundDraft) -> tuple[Any, ...]:
-    request = draft.request
-    return (
-        request.mch_id, request.mch_refund_no, request.pay_order_id, request.amount,
-        draft.requested_at, request.currency, request.channel_id, draft.refund_order_id,
-        request.login_name, request.client_ip, request.device, request.notify_url,
-        _detail(request.extra), *authority_arguments(draft.authority),
-    )  # fmt: skip
-
-
 async def _keep_session(connection: asyncpg.Connection) -> None:
     """Release a pooled connection without asyncpg's reset query.
 
@@ -402,7 +392,7 @@ class PostgresStore:
 
     async def _reserve(self, connection: Connection, draft: RefundDraft) -> Reservation:
         try:
-            row = await connection.fetchrow(_RESERVE, *_reserve_arguments(draft))
+            row = await connection.fetchrow(_RESERVE, *reservation_arguments(draft))
         except asyncpg.UniqueViolationError:
             row = None  # a twin of this number won the race: the locked path replays it
         if row is not None:
@@ -428,7 +418,7 @@ class PostgresStore:
             return Reservation(refund, order_from_row(_present(found)), created=False)
         check_refund(order_from_row(found) if found else None, draft)
         # The rules hold now (the order changed since): reserve under the lock.
-        row = await connection.fetchrow(_RESERVE, *_reserve_arguments(draft))
+        row = await connection.fetchrow(_RESERVE, *reservation_arguments(draft))
         if row is None:
             raise StoreError("postgresql: the SQL rules refused what the domain's rules allow")
         order = order_from_row(row)

@@ -1,24 +1,31 @@
-"""The domain's refund rules (``domain.rules.check_refund``) as one SQL condition.
+"""The conditions of a reservation, as SQL both stores run.
 
-Both stores reserve with a statement that changes nothing unless this
-condition holds for the order ``o``, so the common case needs no read of the
-order and no Python between statements. When it does not hold, the store
-reads the order and lets :func:`~refundgate.domain.rules.check_refund` say
-why; the store contract suite holds the two to the same answers.
+Both stores reserve with a statement that takes nothing unless two
+conditions hold: the domain's refund rules for the order ``o``
+(``domain.rules.check_refund``: status, balance, currency, channel, the
+channel policy table) and that the stored merchant and operator still grant
+what the request was authorized against (``Access.still_holds``). So the
+common case needs no read of the order or the merchant and no Python between
+statements. When the statement takes nothing, the store reads both and lets
+the domain say why; a property test per store holds the SQL to
+``check_refund``.
 
 The SQL is the same on both stores but for how a parameter is written
-(``$5`` and ``$6::text`` on PostgreSQL, ``?5`` on SQLite); every literal in it
-comes from our own code (the channel policy table), never from a request.
+(``$5`` and ``$6::text`` on PostgreSQL, ``?5`` on SQLite) and for null-safe
+equality; every literal in it comes from our own code (the channel policy
+table), never from a request.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
 from refundgate.domain.channels import ChannelPolicy, policy_rules
 from refundgate.domain.merchant import Access
+from refundgate.domain.model import RefundDraft
 
 __all__ = [
     "POSTGRES",
@@ -27,9 +34,12 @@ __all__ = [
     "authority_arguments",
     "authority_holds",
     "order_takes_refund",
+    "reservation_arguments",
 ]
 
 _MS = timedelta(milliseconds=1)
+# ``json.dumps`` with options builds a new encoder per call.
+_EXTRA = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,4 +139,19 @@ def authority_arguments(authority: Access | None) -> tuple[object, ...]:
     return (
         merchant.key.reveal(), merchant.status.value, previous, merchant.previous_key_expires_at,
         operator.may_refund if operator else None, operator.active if operator else None,
+    )  # fmt: skip
+
+
+def reservation_arguments(draft: RefundDraft) -> tuple[object, ...]:
+    """The parameters of both stores' reservation statements, by number: 1 mch_id,
+    2 mch_refund_no, 3 pay_order_id, 4 amount, 5 now, 6 currency, 7 channel_id,
+    8 refund_order_id, 9 login_name, 10 client_ip, 11 device, 12 notify_url,
+    13 the request's other fields as JSON (or NULL), 14-19 :func:`authority_arguments`."""
+    request = draft.request
+    extra = _EXTRA.encode(dict(request.extra)) if request.extra else None
+    return (
+        request.mch_id, request.mch_refund_no, request.pay_order_id, request.amount,
+        draft.requested_at, request.currency, request.channel_id, draft.refund_order_id,
+        request.login_name, request.client_ip, request.device, request.notify_url,
+        extra, *authority_arguments(draft.authority),
     )  # fmt: skip

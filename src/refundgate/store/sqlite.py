@@ -76,9 +76,9 @@ from refundgate.store.outbox import (
 )
 from refundgate.store.refund_rules import (
     SQLITE,
-    authority_arguments,
     authority_holds,
     order_takes_refund,
+    reservation_arguments,
 )
 from refundgate.store.rows import (
     ACCESS_COLUMNS,
@@ -156,16 +156,6 @@ _DETAIL = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
 
 def _detail(detail: object) -> str | None:
     return _DETAIL.encode(detail) if detail else None
-
-
-def _reserve_arguments(draft: RefundDraft) -> tuple[object, ...]:
-    request = draft.request
-    return (
-        request.mch_id, request.mch_refund_no, request.pay_order_id, request.amount,
-        draft.requested_at, request.currency, request.channel_id, draft.refund_order_id,
-        request.login_name, request.client_ip, request.device, request.notify_url,
-        _detail(dict(request.extra)), *authority_arguments(draft.authority),
-    )  # fmt: skip
 
 
 class _Replayed(Exception):
@@ -295,7 +285,7 @@ class SqliteStore:
             # The refund first, taken only while the merchant and operator still grant
             # what they were read to grant and the order's rules allow it: a number
             # already used, or a refused refund, fails before anything changed.
-            inserted = connection.execute(_INSERT_REFUND_IF_ALLOWED, _reserve_arguments(draft))
+            inserted = connection.execute(_INSERT_REFUND_IF_ALLOWED, reservation_arguments(draft))
         except sqlite3.IntegrityError:
             self._replay_if_held(connection, draft)
             raise
