@@ -96,7 +96,7 @@ async def test_sql_rules_that_refuse_what_the_domain_allows_are_a_store_error(
     assert never != postgres_module._RESERVE
     monkeypatch.setattr(postgres_module, "_RESERVE", never)
     try:
-        with pytest.raises(StoreError, match="rules refused"):
+        with pytest.raises(StoreError, match="SQL refused what the domain allows"):
             await store.reserve(_draft("N1"))
         assert await store.find_refund(MCH_ID, mch_refund_no="N1") is None
         order = await store.get_order(MCH_ID, "P1")

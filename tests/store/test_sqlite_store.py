@@ -270,7 +270,7 @@ async def test_sql_rules_that_refuse_what_the_domain_allows_are_a_store_error(
     reserved, and the disagreement is an error, not a refusal told to the merchant."""
     never = sqlite_module._INSERT_REFUND_IF_ALLOWED + " AND 0"
     monkeypatch.setattr(sqlite_module, "_INSERT_REFUND_IF_ALLOWED", never)
-    with pytest.raises(StoreError, match="rules refused"):
+    with pytest.raises(StoreError, match="SQL refused what the domain allows"):
         await seeded.reserve(draft())
     assert balances(db_path) == (0, 0, 0)
     assert await seeded.find_refund(MCH_ID, mch_refund_no="N1") is None

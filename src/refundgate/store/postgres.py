@@ -420,7 +420,7 @@ class PostgresStore:
         # The rules hold now (the order changed since): reserve under the lock.
         row = await connection.fetchrow(_RESERVE, *reservation_arguments(draft))
         if row is None:
-            raise StoreError("postgresql: the SQL rules refused what the domain's rules allow")
+            raise StoreError("postgresql: the reservation's SQL refused what the domain allows")
         order = order_from_row(row)
         return Reservation(Refund.reserved(draft, order), order, created=True)
 

@@ -321,7 +321,7 @@ class SqliteStore:
             # the order could take no new refund now.
             self._replay_if_held(connection, draft)
             raise
-        raise StoreError("sqlite: the SQL rules refused what the domain's rules allow")
+        raise StoreError("sqlite: the reservation's SQL refused what the domain allows")
 
     def _replay_if_held(self, connection: sqlite3.Connection, draft: RefundDraft) -> None:
         """Raise the stored refund under this number as a replay, if there is one."""
