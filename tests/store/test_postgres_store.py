@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
 
 import asyncpg
 import pytest
@@ -231,29 +232,58 @@ def test_a_transitions_balance_change_depends_on_its_target_alone() -> None:
             assert change.refund_count == unit.refund_count
 
 
-async def test_a_deadlock_is_run_again_and_the_outcome_is_recorded(pg: Backend) -> None:
-    # Another transaction holds the order, then asks for the refund the outcome
-    # holds: a lock cycle. The outcome's side detects it first (its deadlock
-    # timeout is the shorter) and is rolled back; run again, it goes through.
+async def test_an_outcome_takes_the_order_before_the_refund(
+    pg: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another transaction holds the order, then asks for the refund, as a twin's
+    # reservation does (the order, then the refund's number). Were the outcome to
+    # lock the refund first, the two would deadlock; with no second try allowed,
+    # its StoreError would fail this test.
+    monkeypatch.setattr(postgres_module, "_DEADLOCK_ATTEMPTS", 1)
     store = await _seeded(pg)
     other = await asyncpg.connect(pg.url)
     try:
         await store.reserve(_draft("N1"))
-        await other.execute("SET deadlock_timeout = '10s'")
+        await other.execute("SET deadlock_timeout = '10s'")  # the outcome's side would lose
         transaction = other.transaction()
         await transaction.start()
         await other.execute("UPDATE pay_orders SET amount = amount WHERE pay_order_id = 'P1'")
         outcome = asyncio.create_task(
             store.transition("RID-N1", Transition(RefundStatus.SUCCEEDED, NOW_MS + 1, "ok"))
         )
-        await asyncio.sleep(0.3)  # the outcome holds the refund, waits for the order
-        await other.execute(
-            "UPDATE refunds SET attempts = attempts WHERE refund_order_id = 'RID-N1'"
-        )
+        await asyncio.sleep(0.3)  # the outcome waits for the order
+        touch_refund = "UPDATE refunds SET attempts = attempts WHERE refund_order_id = 'RID-N1'"
+        await asyncio.wait_for(other.execute(touch_refund), 5)
         await transaction.commit()
         refund = await asyncio.wait_for(outcome, 10)
         assert refund.status is RefundStatus.SUCCEEDED
         assert await pg.balances("P1") == (100, 0, 1)
     finally:
         await other.close()
+        await store.close()
+
+
+async def test_a_call_that_postgresql_ends_in_a_deadlock_is_run_again(pg: Backend) -> None:
+    # PostgreSQL breaks a deadlock by rolling one transaction back whole: that call
+    # is run again, up to _DEADLOCK_ATTEMPTS times, and only then fails.
+    store = PostgresStore(pg.url)
+    tries: list[int] = []
+
+    def deadlocking(times: int) -> Callable[[Any], Awaitable[int]]:
+        async def work(connection: Any) -> int:
+            tries.append(1)
+            if len(tries) <= times:
+                raise asyncpg.DeadlockDetectedError("deadlock detected")
+            return int(await connection.fetchval("SELECT 1"))
+
+        return work
+
+    try:
+        assert await store._call(deadlocking(postgres_module._DEADLOCK_ATTEMPTS - 1)) == 1
+        assert len(tries) == postgres_module._DEADLOCK_ATTEMPTS
+        tries.clear()
+        with pytest.raises(StoreError, match="Deadlock"):
+            await store._call(deadlocking(postgres_module._DEADLOCK_ATTEMPTS))
+        assert len(tries) == postgres_module._DEADLOCK_ATTEMPTS
+    finally:
         await store.close()

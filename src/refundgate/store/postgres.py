@@ -194,15 +194,24 @@ _REFUND_OUT = ", ".join(f"r.{column.strip()}" for column in REFUND_COLUMNS.split
 # the balances, append the event and, on a final status, the outbox row. The first
 # CTE makes this statement's own commit skip the wait for the WAL flush: a lost
 # outcome is asked of the channel again with the same key (reservations always wait).
+# The order's row is locked before the refund's, the order a reservation takes
+# them in (a twin holds the order, then checks the refund's number): the other
+# way round, an outcome and a twin could each wait for the other.
 # $1 refund_order_id, $2 target, $3 at, $4 channel_refund_id, $5 err_code, $6 err_msg,
 # $7 succeeded_at, $8 sources allowed, $9..$11 balance factors, $12 login_name,
 # $13 reason, $14 detail, $15 whether the target is final.
 _APPLY = f"""
 WITH relaxed AS (
     SELECT set_config('synchronous_commit', 'off', true) AS setting
+), order_first AS (
+    SELECT 1 FROM pay_orders AS o
+    JOIN refunds AS of_refund
+        ON o.mch_id = of_refund.mch_id AND o.pay_order_id = of_refund.pay_order_id
+    WHERE of_refund.refund_order_id = $1
+    FOR UPDATE OF o
 ), current AS (
     SELECT r.refund_order_id, r.mch_id, r.pay_order_id, r.amount, r.status, r.notify_url
-    FROM refunds AS r, relaxed
+    FROM refunds AS r, relaxed, order_first
     WHERE r.refund_order_id = $1 AND relaxed.setting IS NOT NULL
     FOR UPDATE OF r
 ), changed AS (
