@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import gc
 import io
 import pstats
 import tempfile
@@ -75,8 +76,10 @@ def main() -> None:
     settings = Settings.from_mapping(
         {"REFUNDGATE_DATABASE_URL": url, "REFUNDGATE_LOG_LEVEL": args.log_level}
     )
-    configure_logging(args.log_level, stream=io.StringIO())  # measure the logging, not a tty
+    # Measure the logging, not a tty; loggers cached as in a server worker.
+    configure_logging(args.log_level, stream=io.StringIO(), cache_loggers=True)
     app = build_app(settings)
+    gc.freeze()  # as a server worker does once its app is built
     bodies = [refund_body(f"prof{i:08d}", i % 2000 + 1).encode() for i in range(args.requests)]
     warm, measured = bodies[:200], bodies[200:]
     loop = uvloop.new_event_loop()

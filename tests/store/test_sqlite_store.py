@@ -316,3 +316,18 @@ def test_the_sql_rules_are_the_domain_rules(
     finally:
         rules_db.execute("ROLLBACK")
     assert taken == int(allowed)
+
+
+def test_none_and_bool_bind_as_null_and_integers() -> None:
+    # The store registers adapters for None and bool (they spare sqlite3 a failed
+    # lookup per value); what reaches the database must be what it was without them.
+    assert sqlite_module.sqlite3 is sqlite3  # the module's registry is the process's
+    connection = sqlite3.connect(":memory:")
+    try:
+        row = connection.execute(
+            "SELECT typeof(?), typeof(?), typeof(?), ?, ?, ? IS NULL",
+            (None, True, False, True, False, None),
+        ).fetchone()
+    finally:
+        connection.close()
+    assert row == ("null", "integer", "integer", 1, 0, 1)
