@@ -265,7 +265,7 @@ async def test_processing_then_success_records_each_step(
     assert events == [
         ("requested", None, "PENDING", "refund of 1000 CAD reserved", None),
         ("status", "PENDING", "PROCESSING", "accepted", None),
-        ("status", "PROCESSING", "SUCCEEDED", "settled", '{"answer": "SUCCESS"}'),
+        ("status", "PROCESSING", "SUCCEEDED", "settled", '{"answer":"SUCCESS"}'),
     ]
     attempts = await backend.fetch("SELECT attempts FROM refunds WHERE refund_order_id = 'RID1'")
     assert attempts == [(1,)]

@@ -25,8 +25,7 @@ the pool replaces broken connections, so service resumes by itself.
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import asyncpg
@@ -85,6 +84,7 @@ from refundgate.store.rows import (
     REFUND_COLUMNS,
     access_from_row,
     check_authority,
+    json_text,
     order_from_row,
     refund_from_row,
 )
@@ -264,14 +264,6 @@ FROM merchants AS m WHERE m.mch_id = $1
 """
 
 
-# ``json.dumps`` with options builds a new encoder per call.
-_DETAIL = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
-
-
-def _detail(detail: Mapping[str, str]) -> str | None:
-    return _DETAIL.encode(dict(detail)) if detail else None
-
-
 def _present(row: asyncpg.Record | None) -> asyncpg.Record:
     """A row that the locks held make sure of; its absence is a broken database."""
     if row is None:
@@ -289,7 +281,7 @@ def _apply_arguments(refund_order_id: str, change: Transition) -> tuple[Any, ...
         refund_order_id, target.name, change.at, change.channel_refund_id, change.err_code,
         change.err_msg, succeeded_at, [status.name for status in sources], factors.reserved,
         factors.refunded, factors.refund_count, change.login_name, change.reason,
-        _detail(change.detail), target.is_final,
+        json_text(change.detail), target.is_final,
     )  # fmt: skip
 
 

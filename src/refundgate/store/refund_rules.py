@@ -18,7 +18,6 @@ table), never from a request.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -26,6 +25,7 @@ from datetime import timedelta
 from refundgate.domain.channels import ChannelPolicy, policy_rules
 from refundgate.domain.merchant import Access
 from refundgate.domain.model import RefundDraft
+from refundgate.store.rows import json_text
 
 __all__ = [
     "POSTGRES",
@@ -38,8 +38,6 @@ __all__ = [
 ]
 
 _MS = timedelta(milliseconds=1)
-# ``json.dumps`` with options builds a new encoder per call.
-_EXTRA = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,10 +146,9 @@ def reservation_arguments(draft: RefundDraft) -> tuple[object, ...]:
     8 refund_order_id, 9 login_name, 10 client_ip, 11 device, 12 notify_url,
     13 the request's other fields as JSON (or NULL), 14-19 :func:`authority_arguments`."""
     request = draft.request
-    extra = _EXTRA.encode(dict(request.extra)) if request.extra else None
     return (
         request.mch_id, request.mch_refund_no, request.pay_order_id, request.amount,
         draft.requested_at, request.currency, request.channel_id, draft.refund_order_id,
         request.login_name, request.client_ip, request.device, request.notify_url,
-        extra, *authority_arguments(draft.authority),
+        json_text(request.extra), *authority_arguments(draft.authority),
     )  # fmt: skip

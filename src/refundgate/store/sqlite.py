@@ -21,7 +21,6 @@ transaction each.
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
 import time
 from collections.abc import Callable
@@ -86,6 +85,7 @@ from refundgate.store.rows import (
     REFUND_COLUMNS,
     access_from_row,
     check_authority,
+    json_text,
     order_from_row,
     refund_from_row,
 )
@@ -148,14 +148,6 @@ def sqlite_path(database_url: str) -> str:
     if not database:
         raise ValueError("a SQLite URL must name a file, e.g. sqlite:///refundgate.db")
     return database
-
-
-# ``json.dumps`` with options builds a new encoder per call.
-_DETAIL = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
-
-
-def _detail(detail: object) -> str | None:
-    return _DETAIL.encode(detail) if detail else None
 
 
 def _null(value: None) -> None:
@@ -412,7 +404,7 @@ class SqliteStore:
             _INSERT_EVENT,
             (
                 refund_order_id, refund.mch_id, change.at, "status", source.name, target.name,
-                change.login_name, None, change.reason, _detail(dict(change.detail)),
+                change.login_name, None, change.reason, json_text(change.detail),
             ),
         )  # fmt: skip
         if target.is_final:
