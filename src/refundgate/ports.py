@@ -295,11 +295,18 @@ class RefundStore(NotificationStore, Protocol):
         """
         ...
 
-    async def transition(self, refund_order_id: str, change: Transition) -> Refund:
+    async def transition(
+        self, refund_order_id: str, change: Transition, *, known: Refund | None = None
+    ) -> Refund:
         """Compare-and-set the refund's status, move balances, append the event and,
         on a final status, the outbox row. A change the state machine forbids (for
         example applying an outcome twice) changes nothing and returns the refund as
         it is.
+
+        ``known``: this refund as the caller last had it. While the stored one is
+        still in ``known.status``, the store may move it without reading it back
+        and return ``known`` moved, which is what it would have read. If it has
+        moved on, the store reads it as without ``known``.
         """
         ...
 

@@ -16,7 +16,7 @@ import httpx
 
 from refundgate.api import GatewayApp
 from refundgate.domain.merchant import Merchant, MerchantStatus, Operator
-from refundgate.domain.model import OrderStatus, PayOrder, RefundDraft, SandboxOutcome
+from refundgate.domain.model import OrderStatus, PayOrder, Refund, RefundDraft, SandboxOutcome
 from refundgate.domain.secret import Secret
 from refundgate.ports import Access, Reservation, StoreError, Transition
 from refundgate.store.sqlite import SqliteStore
@@ -164,9 +164,11 @@ class BrokenStore:
         self._fail_if("reserve")
         return await self._store.reserve(draft)
 
-    async def transition(self, refund_order_id: str, change: Transition) -> Any:
+    async def transition(
+        self, refund_order_id: str, change: Transition, *, known: Refund | None = None
+    ) -> Any:
         self._fail_if("transition")
-        return await self._store.transition(refund_order_id, change)
+        return await self._store.transition(refund_order_id, change, known=known)
 
 
 @asynccontextmanager

@@ -177,7 +177,9 @@ class FailingTransitions:
     def __getattr__(self, name: str) -> object:
         return getattr(self._store, name)
 
-    async def transition(self, refund_order_id: str, change: Transition) -> object:
+    async def transition(
+        self, refund_order_id: str, change: Transition, *, known: object = None
+    ) -> object:
         raise StoreError("disk full")
 
 

@@ -459,3 +459,56 @@ async def test_an_empty_previous_key_reads_as_none_and_does_not_stop_reservation
     # Written by hand in the database, '' is no key: the store reads it as None.
     await backend.execute("UPDATE merchants SET previous_key = '' WHERE mch_id = ?", MCH_ID)
     assert (await seeded.reserve(authorized())).created
+
+
+_ACCEPTED = Transition(RefundStatus.PROCESSING, NOW_MS, "accepted", channel_refund_id="CH-FIRST")
+_HELD = Transition(RefundStatus.REVIEW, NOW_MS, "held", err_code="E0", err_msg="held for review")
+
+
+@pytest.mark.parametrize(
+    ("first", "change"),
+    [
+        (None, Transition(RefundStatus.SUCCEEDED, NOW_MS + 1, "ok", channel_refund_id="CH-NEW")),
+        (None, Transition(RefundStatus.SUCCEEDED, NOW_MS + 1, "ok")),
+        (None, Transition(RefundStatus.FAILED, NOW_MS + 1, "no", err_code="E1", err_msg="m")),
+        (None, Transition(RefundStatus.PROCESSING, NOW_MS + 1, "accepted")),
+        (None, Transition(RefundStatus.REVIEW, NOW_MS + 1, "odd answer", err_code="E2")),
+        (_ACCEPTED, Transition(RefundStatus.SUCCEEDED, NOW_MS + 1, "settled")),
+        (_ACCEPTED, Transition(RefundStatus.SUCCEEDED, NOW_MS + 1, "ok", channel_refund_id="CH2")),
+        (_ACCEPTED, Transition(RefundStatus.FAILED, NOW_MS + 1, "no", err_msg="only a message")),
+        (_HELD, Transition(RefundStatus.SUCCEEDED, NOW_MS + 1, "resolved")),
+        (_HELD, Transition(RefundStatus.FAILED, NOW_MS + 1, "resolved", err_code="E9")),
+    ],
+)
+async def test_an_outcome_given_the_known_refund_returns_what_is_stored(
+    seeded: AdminStore, backend: Backend, first: Transition | None, change: Transition
+) -> None:
+    known = (await seeded.reserve(draft())).refund
+    if first is not None:
+        known = await seeded.transition("RID1", first)
+    moved = await seeded.transition("RID1", change, known=known)
+    assert moved.status is change.target
+    assert moved == await seeded.find_refund(MCH_ID, refund_order_id="RID1")
+    without_known = await seeded.transition("RID1", change)  # the same change, again
+    assert without_known == moved
+
+
+async def test_an_outcome_given_a_refund_that_moved_on_reads_the_stored_one(
+    seeded: AdminStore, backend: Backend
+) -> None:
+    reserved = (await seeded.reserve(draft())).refund
+    await seeded.transition("RID1", _ACCEPTED)  # say, the reconciler got there first
+    settled = Transition(RefundStatus.SUCCEEDED, NOW_MS + 1, "settled")
+    done = await seeded.transition("RID1", settled, known=reserved)
+    assert done == await seeded.find_refund(MCH_ID, refund_order_id="RID1")
+    assert (done.status, done.channel_refund_id) == (RefundStatus.SUCCEEDED, "CH-FIRST")
+    assert await backend.balances("P1") == (1_000, 0, 1)
+    again = await seeded.transition("RID1", settled, known=reserved)  # applied twice
+    assert again == done
+    assert await backend.balances("P1") == (1_000, 0, 1)
+
+
+async def test_a_known_refund_of_another_id_is_refused(seeded: AdminStore) -> None:
+    reserved = (await seeded.reserve(draft())).refund
+    with pytest.raises(ValueError, match="RID1"):
+        await seeded.transition("RID2", _ACCEPTED, known=reserved)

@@ -91,7 +91,7 @@ async def submit_refund(deps: Deps, reservation: Reservation) -> Refund:
         return refund  # never sent: still PENDING, sent again later with the same key
     _checkpoint(deps, "apply")
     try:
-        return await deps.store.transition(refund.refund_order_id, change)
+        return await deps.store.transition(refund.refund_order_id, change, known=refund)
     except StoreError as exc:
         # The channel may have the refund but its answer is not recorded: the
         # refund stays PENDING here, which is true, and is reconciled later.

@@ -440,7 +440,13 @@ class PostgresStore:
         order = order_from_row(row)
         return Reservation(Refund.reserved(draft, order), order, created=True)
 
-    async def transition(self, refund_order_id: str, change: Transition) -> Refund:
+    async def transition(
+        self, refund_order_id: str, change: Transition, *, known: Refund | None = None
+    ) -> Refund:
+        if known is not None and known.refund_order_id != refund_order_id:
+            raise ValueError(f"known is refund {known.refund_order_id}, not {refund_order_id}")
+        # ``known`` saves nothing here: the one statement reads the row back in its
+        # own round trip.
         row = await self._call(
             lambda connection: connection.fetchrow(
                 _APPLY, *_apply_arguments(refund_order_id, change)

@@ -11,7 +11,7 @@ from refundgate.domain.errors import AccessChanged
 from refundgate.domain.merchant import Merchant, MerchantStatus, Operator
 from refundgate.domain.model import OrderStatus, PayOrder, Refund, RefundStatus, SandboxOutcome
 from refundgate.domain.secret import Secret
-from refundgate.ports import Access
+from refundgate.ports import Access, Transition
 
 __all__ = [
     "ACCESS_COLUMNS",
@@ -22,6 +22,7 @@ __all__ = [
     "check_authority",
     "json_text",
     "merchant_from_row",
+    "moved",
     "operator_from_row",
     "order_from_row",
     "refund_from_row",
@@ -135,3 +136,34 @@ def refund_from_row(row: Row) -> Refund:
         err_msg=row[16],
         succeeded_at=row[17],
     )
+
+
+def moved(refund: Refund, change: Transition) -> Refund:
+    """``refund`` after the stores' status update applies ``change`` to it: what
+    reading the row back gives, since no other column of it changes with a status.
+    A value the change leaves out keeps the stored one (the update's ``COALESCE``)."""
+    target = change.target
+    return Refund(
+        refund_order_id=refund.refund_order_id,
+        mch_id=refund.mch_id,
+        mch_refund_no=refund.mch_refund_no,
+        pay_order_id=refund.pay_order_id,
+        channel_id=refund.channel_id,
+        amount=refund.amount,
+        currency=refund.currency,
+        status=target,
+        created_at=refund.created_at,
+        updated_at=change.at,
+        login_name=refund.login_name,
+        client_ip=refund.client_ip,
+        device=refund.device,
+        notify_url=refund.notify_url,
+        channel_refund_id=_either(change.channel_refund_id, refund.channel_refund_id),
+        err_code=_either(change.err_code, refund.err_code),
+        err_msg=_either(change.err_msg, refund.err_msg),
+        succeeded_at=change.at if target is RefundStatus.SUCCEEDED else refund.succeeded_at,
+    )
+
+
+def _either(new: str | None, stored: str | None) -> str | None:
+    return new if new is not None else stored

@@ -86,6 +86,7 @@ from refundgate.store.rows import (
     access_from_row,
     check_authority,
     json_text,
+    moved,
     order_from_row,
     refund_from_row,
 )
@@ -344,19 +345,29 @@ class SqliteStore:
         order_row = connection.execute(_GET_ORDER, (refund.mch_id, refund.pay_order_id)).fetchone()
         return Reservation(refund, order_from_row(order_row), created=False)
 
-    async def transition(self, refund_order_id: str, change: Transition) -> Refund:
+    async def transition(
+        self, refund_order_id: str, change: Transition, *, known: Refund | None = None
+    ) -> Refund:
+        if known is not None and known.refund_order_id != refund_order_id:
+            raise ValueError(f"known is refund {known.refund_order_id}, not {refund_order_id}")
         return await self._write(
-            lambda connection: self._transition(connection, refund_order_id, change),
+            lambda connection: self._transition(connection, refund_order_id, change, known),
             durable=False,
         )
 
     def _transition(
-        self, connection: sqlite3.Connection, refund_order_id: str, change: Transition
+        self,
+        connection: sqlite3.Connection,
+        refund_order_id: str,
+        change: Transition,
+        known: Refund | None,
     ) -> Refund:
-        # Most outcomes are the first of a refund just reserved: change it from
-        # PENDING straight away, and read it only if it has moved on since.
-        if RefundStatus.PENDING.can_become(change.target):
-            changed = self._change_status(connection, refund_order_id, RefundStatus.PENDING, change)
+        # Most outcomes are the first of a refund just reserved: change it from the
+        # status its caller knows (PENDING if none) straight away, and read it only
+        # if it has moved on since.
+        first = known.status if known is not None else RefundStatus.PENDING
+        if first.can_become(change.target):
+            changed = self._change_status(connection, refund_order_id, first, change, known)
             if changed is not None:
                 return changed
         row = connection.execute(_GET_REFUND, (refund_order_id,)).fetchone()
@@ -365,7 +376,7 @@ class SqliteStore:
         refund = refund_from_row(row)
         if not refund.status.can_become(change.target):
             return refund
-        changed = self._change_status(connection, refund_order_id, refund.status, change)
+        changed = self._change_status(connection, refund_order_id, refund.status, change, None)
         if changed is None:  # the batch holds the write lock: the row is as just read
             raise StoreError(f"sqlite: refund {refund_order_id} changed under the write lock")
         return changed
@@ -376,22 +387,28 @@ class SqliteStore:
         refund_order_id: str,
         source: RefundStatus,
         change: Transition,
+        known: Refund | None,
     ) -> Refund | None:
         """Move the refund from ``source`` (which can become the target), with its balances,
-        event and notification; None, changing nothing, if the refund is not in ``source``."""
+        event and notification; None, changing nothing, if the refund is not in ``source``.
+
+        With ``known`` (the refund in ``source``) the row is not read back: SQLite's
+        ``RETURNING`` nearly tripled the update's cost (4.3 -> 11.1 µs here)."""
         target = change.target
         succeeded_at = change.at if target is RefundStatus.SUCCEEDED else None
-        changed = connection.execute(
-            _SET_STATUS_RETURNING,
-            (
-                target.name, change.at, change.channel_refund_id, change.err_code,
-                change.err_msg, succeeded_at, int(source is RefundStatus.PENDING),
-                refund_order_id, source.name,
-            ),
-        ).fetchall()  # fmt: skip
-        if not changed:
-            return None
-        refund = refund_from_row(changed[0])
+        arguments = (
+            target.name, change.at, change.channel_refund_id, change.err_code, change.err_msg,
+            succeeded_at, int(source is RefundStatus.PENDING), refund_order_id, source.name,
+        )  # fmt: skip
+        if known is not None:
+            if connection.execute(_SET_STATUS, arguments).rowcount != 1:
+                return None
+            refund = moved(known, change)
+        else:
+            changed = connection.execute(_SET_STATUS_RETURNING, arguments).fetchall()
+            if not changed:
+                return None
+            refund = refund_from_row(changed[0])
         balances = BalanceChange.of(source, target, refund.amount)
         connection.execute(
             _MOVE_BALANCES,
