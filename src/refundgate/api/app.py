@@ -9,6 +9,7 @@ protocol-level answer; only transport problems use other statuses.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
@@ -245,6 +246,8 @@ class GatewayApp:
         # debug, because at info it cost a quarter of the event loop's CPU per
         # refund (bench/profile_app.py). Every other answer stays at info.
         succeeded = answer.get("retCode") == "SUCCESS" and answer.get("resCode") == "SUCCESS"
+        if succeeded and not _log.is_enabled_for(logging.DEBUG):
+            return answer  # its fields would be gathered for nothing
         log = _log.debug if succeeded else _log.info
         log(
             "answered",

@@ -92,7 +92,7 @@ class FieldSpec:
 
     def check(self, fields: Fields) -> str | None:
         value = fields.get(self.name)
-        if value is None or value == "":
+        if not value:  # absent, null or empty
             if self.required:
                 raise _refuse(self.name, "is required")
             return None
@@ -178,7 +178,12 @@ def _names(specs: tuple[FieldSpec, ...]) -> frozenset[str]:
 _REFUND_NAMES = _names(REFUND_FIELDS)
 
 
+_NO_EXTRA: Mapping[str, str] = MappingProxyType({})
+
+
 def _extra(known: frozenset[str], fields: Fields) -> Mapping[str, str]:
+    if fields.keys() <= known:  # the usual request: nothing beyond the table
+        return _NO_EXTRA
     return MappingProxyType(
         {name: value for name, value in fields.items() if name not in known and value is not None}
     )
