@@ -319,9 +319,10 @@ def test_the_sql_rules_are_the_domain_rules(
 
 
 def test_none_and_bool_bind_as_null_and_integers() -> None:
-    # The store registers adapters for None and bool (they spare sqlite3 a failed
-    # lookup per value); what reaches the database must be what it was without them.
-    assert sqlite_module.sqlite3 is sqlite3  # the module's registry is the process's
+    # Importing the store registers adapters for None and bool (they spare sqlite3
+    # two failed lookups per value); what reaches the database must be as without.
+    for kind in (type(None), bool):
+        assert (kind, sqlite3.PrepareProtocol) in sqlite3.adapters, sqlite_module.__name__
     connection = sqlite3.connect(":memory:")
     try:
         row = connection.execute(

@@ -481,7 +481,7 @@ _HELD = Transition(RefundStatus.REVIEW, NOW_MS, "held", err_code="E0", err_msg="
     ],
 )
 async def test_an_outcome_given_the_known_refund_returns_what_is_stored(
-    seeded: AdminStore, backend: Backend, first: Transition | None, change: Transition
+    seeded: AdminStore, first: Transition | None, change: Transition
 ) -> None:
     known = (await seeded.reserve(draft())).refund
     if first is not None:
