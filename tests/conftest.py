@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,9 +15,11 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
+import structlog
 from hypothesis import settings as hypothesis_settings
 
 from refundgate.api import GatewayApp
+from refundgate.bootstrap import configure_logging
 from refundgate.domain.merchant import Merchant, Operator
 from refundgate.domain.model import PayOrder, SandboxOutcome
 from refundgate.domain.secret import Secret
@@ -248,3 +252,14 @@ async def _gateway(store: Any, db_path: Path, database: Backend) -> AsyncIterato
         await gw.add_order("CARD-1", "CC_PAX", 10_000)
         await gw.add_order("OTHER-1", "ALIPAY_QR", 10_000, mch_id=OTHER_MCH_ID)
         yield gw
+
+
+@contextmanager
+def log_lines(level: str) -> Iterator[io.StringIO]:
+    """The app's log lines at ``level`` and above, while the block runs."""
+    lines = io.StringIO()
+    configure_logging(level, lines)
+    try:
+        yield lines
+    finally:
+        structlog.reset_defaults()

@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-import io
-from collections.abc import Iterator
-
-import pytest
-import structlog
-
-from refundgate.bootstrap import configure_logging
-from tests.conftest import Gateway
-
-
-@pytest.fixture
-def info_lines() -> Iterator[io.StringIO]:
-    lines = io.StringIO()
-    configure_logging("info", lines)
-    yield lines
-    structlog.reset_defaults()
+from tests.conftest import Gateway, log_lines
 
 
 async def test_at_info_a_refund_that_went_through_is_not_logged_and_a_refusal_is(
-    gateway: Gateway, info_lines: io.StringIO
+    gateway: Gateway,
 ) -> None:
-    done = await gateway.refund()
-    refused = await gateway.refund(mchRefundNo="R-2", key="WRONGKEY")
+    with log_lines("info") as info_lines:
+        done = await gateway.refund()
+        refused = await gateway.refund(mchRefundNo="R-2", key="WRONGKEY")
     assert done["resCode"] == "SUCCESS"
     assert refused["retCode"] == "FAIL"
     answered = [line for line in info_lines.getvalue().splitlines() if "answered" in line]

@@ -6,27 +6,23 @@ import io
 from collections.abc import Iterator
 
 import pytest
-import structlog
 
-from refundgate.bootstrap import configure_logging
 from refundgate.domain import Merchant, Secret
-from tests.conftest import KEY, Gateway
+from tests.conftest import KEY, Gateway, log_lines
 
 
 @pytest.fixture
-def log_lines() -> Iterator[io.StringIO]:
-    lines = io.StringIO()
-    configure_logging("debug", lines)
-    yield lines
-    structlog.reset_defaults()
+def debug_lines() -> Iterator[io.StringIO]:
+    with log_lines("debug") as lines:
+        yield lines
 
 
 async def test_a_refund_logs_neither_the_key_nor_the_password(
-    gateway: Gateway, log_lines: io.StringIO
+    gateway: Gateway, debug_lines: io.StringIO
 ) -> None:
     await gateway.refund(password="hunter2-secret")
     await gateway.refund(mchRefundNo="R-2", key="WRONGKEY", password="hunter2-secret")
-    logged = log_lines.getvalue()
+    logged = debug_lines.getvalue()
     assert logged.count("answered") == 2
     for secret in (KEY, "WRONGKEY", "hunter2-secret"):
         assert secret not in logged

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, Protocol
 
 import orjson
@@ -142,23 +143,15 @@ def refund_from_row(row: Row) -> Refund:
 def moved(refund: Refund, change: Transition) -> Refund:
     """``refund`` after the stores' status update applies ``change`` to it: what
     reading the row back gives, since no other column of it changes with a status.
-    A value the change leaves out keeps the stored one (the update's ``COALESCE``)."""
+    A value the change leaves out keeps the stored one (the update's ``COALESCE``).
+
+    ``replace`` (1.5 µs more than naming every field) so that a field added to
+    Refund one day is carried over, not set to its default."""
     target = change.target
-    return Refund(
-        refund_order_id=refund.refund_order_id,
-        mch_id=refund.mch_id,
-        mch_refund_no=refund.mch_refund_no,
-        pay_order_id=refund.pay_order_id,
-        channel_id=refund.channel_id,
-        amount=refund.amount,
-        currency=refund.currency,
+    return replace(
+        refund,
         status=target,
-        created_at=refund.created_at,
         updated_at=change.at,
-        login_name=refund.login_name,
-        client_ip=refund.client_ip,
-        device=refund.device,
-        notify_url=refund.notify_url,
         channel_refund_id=_either(change.channel_refund_id, refund.channel_refund_id),
         err_code=_either(change.err_code, refund.err_code),
         err_msg=_either(change.err_msg, refund.err_msg),
