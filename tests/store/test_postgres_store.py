@@ -287,3 +287,23 @@ async def test_a_call_that_postgresql_ends_in_a_deadlock_is_run_again(pg: Backen
         assert len(tries) == postgres_module._DEADLOCK_ATTEMPTS
     finally:
         await store.close()
+
+
+async def test_a_wait_for_a_busy_connection_ends_with_the_statement_ahead(pg: Backend) -> None:
+    """Connections are taken without a timeout of their own: a request behind a busy
+    connection waits only until the statement holding it ends, by its command timeout."""
+    store = pg.open(pool_size=1, command_timeout_s=0.5)
+    try:
+        await store.ping()  # the pool's one connection is open
+        stuck = asyncio.ensure_future(
+            store._call(lambda connection: connection.execute("SELECT pg_sleep(5)"))  # type: ignore[attr-defined]
+        )
+        await asyncio.sleep(0.1)  # it holds the connection
+        started = asyncio.get_running_loop().time()
+        await store.ping()  # waits for the one connection
+        waited = asyncio.get_running_loop().time() - started
+        with pytest.raises(StoreError):
+            await stuck
+    finally:
+        await store.close()
+    assert 0.2 < waited < 3.0  # the 0.5 s command timeout, not the 5 s statement

@@ -170,14 +170,8 @@ def _checked(specs: tuple[FieldSpec, ...], fields: Fields) -> dict[str, str | No
     return {spec.name: spec.check(fields) for spec in specs}
 
 
-def _names(specs: tuple[FieldSpec, ...]) -> frozenset[str]:
-    return frozenset(spec.name for spec in specs)
-
-
 # Built once: a cache keyed by the table would hash its twelve specs per request.
-_REFUND_NAMES = _names(REFUND_FIELDS)
-
-
+_REFUND_NAMES = frozenset(spec.name for spec in REFUND_FIELDS)
 _NO_EXTRA: Mapping[str, str] = MappingProxyType({})
 
 

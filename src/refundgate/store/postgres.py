@@ -84,6 +84,7 @@ from refundgate.store.rows import (
     REFUND_COLUMNS,
     access_from_row,
     check_authority,
+    check_known,
     json_text,
     order_from_row,
     refund_from_row,
@@ -271,12 +272,12 @@ def _present(row: asyncpg.Record | None) -> asyncpg.Record:
     return row
 
 
-def _sources_and_factors(target: RefundStatus) -> tuple[list[str], BalanceChange]:
+def _sources_and_factors(target: RefundStatus) -> tuple[tuple[str, ...], BalanceChange]:
     """The statuses that can become ``target``, and its balance change per unit of
     amount: a transition's balance change depends on its target only."""
     sources = [status for status in RefundStatus if status.can_become(target)]
     factors = BalanceChange.of(sources[0], target, 1) if sources else BalanceChange()
-    return [status.name for status in sources], factors
+    return tuple(status.name for status in sources), factors
 
 
 # Worked out once per target, not per outcome.
@@ -443,8 +444,7 @@ class PostgresStore:
     async def transition(
         self, refund_order_id: str, change: Transition, *, known: Refund | None = None
     ) -> Refund:
-        if known is not None and known.refund_order_id != refund_order_id:
-            raise ValueError(f"known is refund {known.refund_order_id}, not {refund_order_id}")
+        check_known(refund_order_id, known)
         # ``known`` saves nothing here: the one statement reads the row back in its
         # own round trip.
         row = await self._call(

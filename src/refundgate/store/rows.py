@@ -21,6 +21,7 @@ __all__ = [
     "REFUND_COLUMNS",
     "access_from_row",
     "check_authority",
+    "check_known",
     "json_text",
     "merchant_from_row",
     "moved",
@@ -138,6 +139,12 @@ def refund_from_row(row: Row) -> Refund:
         err_msg=row[16],
         succeeded_at=row[17],
     )
+
+
+def check_known(refund_order_id: str, known: Refund | None) -> None:
+    """Refuse a ``known`` refund (``RefundStore.transition``) that is another one."""
+    if known is not None and known.refund_order_id != refund_order_id:
+        raise ValueError(f"known is refund {known.refund_order_id}, not {refund_order_id}")
 
 
 def moved(refund: Refund, change: Transition) -> Refund:

@@ -85,6 +85,7 @@ from refundgate.store.rows import (
     REFUND_COLUMNS,
     access_from_row,
     check_authority,
+    check_known,
     json_text,
     moved,
     order_from_row,
@@ -348,8 +349,7 @@ class SqliteStore:
     async def transition(
         self, refund_order_id: str, change: Transition, *, known: Refund | None = None
     ) -> Refund:
-        if known is not None and known.refund_order_id != refund_order_id:
-            raise ValueError(f"known is refund {known.refund_order_id}, not {refund_order_id}")
+        check_known(refund_order_id, known)
         return await self._write(
             lambda connection: self._transition(connection, refund_order_id, change, known),
             durable=False,
