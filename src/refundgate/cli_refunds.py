@@ -19,7 +19,7 @@ import click
 from refundgate.bootstrap import build_deps, configure_logging
 from refundgate.cli_support import migrated, settings_for, with_store
 from refundgate.domain.model import Refund, RefundStatus
-from refundgate.ports import AdminStore, RefundEvent
+from refundgate.ports import AdminStore, ChannelExchange, RefundEvent
 from refundgate.service.deps import Deps
 from refundgate.service.jobs import run_jobs, run_round
 from refundgate.service.review import resolve_refund
@@ -66,14 +66,21 @@ def refund_list(ctx: click.Context, status: str | None, mch_id: str | None, limi
 
 @refund.command("show")
 @click.argument("refund_order_id")
+@click.option("--calls", is_flag=True, help="Also print each channel call's request and answer.")
 @click.pass_context
-def refund_show(ctx: click.Context, refund_order_id: str) -> None:
-    """Show a refund and its full event history."""
+def refund_show(ctx: click.Context, refund_order_id: str, calls: bool) -> None:
+    """Show a refund, its full event history and the calls made to its channel."""
 
-    async def work(store: AdminStore) -> tuple[Refund | None, list[RefundEvent]]:
-        return await store.get_refund(refund_order_id), await store.refund_events(refund_order_id)
+    async def work(
+        store: AdminStore,
+    ) -> tuple[Refund | None, list[RefundEvent], list[ChannelExchange]]:
+        return (
+            await store.get_refund(refund_order_id),
+            await store.refund_events(refund_order_id),
+            await store.channel_exchanges(refund_order_id),
+        )
 
-    found, events = with_store(settings_for(ctx, None), work)
+    found, events, exchanges = with_store(settings_for(ctx, None), work)
     if found is None:
         raise click.ClickException(f"no refund {refund_order_id}")
     _print_refund(found)
@@ -84,6 +91,21 @@ def refund_show(ctx: click.Context, refund_order_id: str) -> None:
         click.echo(f"  {_when(event.at)}  {event.kind:<9} {move:<22}{who}: {event.reason}")
         if event.detail:
             click.echo(f"      {event.detail}")
+    _print_exchanges(exchanges, full=calls)
+
+
+def _print_exchanges(exchanges: list[ChannelExchange], *, full: bool) -> None:
+    click.echo("channel calls:" if exchanges else "channel calls: none recorded")
+    for exchange in exchanges:
+        status = "-" if exchange.status_code is None else str(exchange.status_code)
+        error = f"  error: {exchange.error}" if exchange.error else ""
+        click.echo(
+            f"  {_when(exchange.at)}  {exchange.family:<8} {exchange.operation:<34}"
+            f" HTTP {status}{error}"
+        )
+        if full:
+            click.echo(f"      sent:     {exchange.request}")
+            click.echo(f"      received: {exchange.answer or '-'}")
 
 
 def _print_refund(item: Refund) -> None:

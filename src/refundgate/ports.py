@@ -16,7 +16,7 @@ retry is safe::
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Protocol
@@ -27,6 +27,7 @@ from refundgate.domain.model import PayOrder, Refund, RefundDraft, RefundStatus
 from refundgate.domain.secret import Secret
 
 __all__ = [
+    "EXCHANGE_TEXT_LIMIT",
     "Access",
     "AdminStore",
     "CallbackInvalid",
@@ -36,6 +37,7 @@ __all__ = [
     "ChannelCallback",
     "ChannelConnector",
     "ChannelError",
+    "ChannelExchange",
     "ChannelOutcome",
     "ChannelRefund",
     "ChannelRegistry",
@@ -242,6 +244,28 @@ class DeliveryRecord:
     attempt: DeliveryAttempt
 
 
+@dataclass(frozen=True, slots=True)
+class ChannelExchange:
+    """One call to a channel as kept on record (G6): what was sent and what came back,
+    with every secret masked by the connector that made it.
+
+    ``request`` and ``answer`` are text as on the wire (a form or JSON object for
+    channels that send fields), cut at :data:`EXCHANGE_TEXT_LIMIT` characters.
+    """
+
+    family: str
+    operation: str
+    at: int
+    request: str
+    status_code: int | None = None
+    answer: str | None = None
+    error: str | None = None
+
+
+#: Longest request or answer text kept of one exchange; channels' answers are short.
+EXCHANGE_TEXT_LIMIT = 8_000
+
+
 class NotificationSender(Protocol):
     """Delivers one signed form to a merchant's ``notifyUrl``."""
 
@@ -342,6 +366,12 @@ class RefundStore(NotificationStore, Protocol):
         """Set the refund's next check to ``at`` if it is still ``status``; whether it was."""
         ...
 
+    async def record_exchanges(
+        self, refund_order_id: str, exchanges: Sequence[ChannelExchange]
+    ) -> None:
+        """Append the refund's channel calls to its record, durably, in one transaction."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class ChannelAccount:
@@ -395,6 +425,10 @@ class AdminStore(RefundStore, ChannelAccounts, Protocol):
 
     async def refund_events(self, refund_order_id: str) -> list[RefundEvent]:
         """The refund's events, oldest first."""
+        ...
+
+    async def channel_exchanges(self, refund_order_id: str) -> list[ChannelExchange]:
+        """The refund's channel calls, oldest first."""
         ...
 
 

@@ -227,3 +227,59 @@ def test_a_definitive_refusal_fails_the_refund(setup: Setup, family: str) -> Non
 
     assert answer.get("status") == 3, answer
     assert setup.stored_status(number) == "FAILED"
+
+
+#: What each simulator's credentials hold that must never be kept on record.
+_SECRETS = {
+    "wechat": ("api_key", "key_pem"),
+    "alipay": ("app_private_key_pem",),
+    "unionpay": ("sign_key_pem",),
+}
+
+
+def _pem_body(text: str) -> list[str]:
+    """A key's text, or the base64 lines of a PEM, any of which would give it away."""
+    lines = [line for line in text.splitlines() if line and not line.startswith("-----")]
+    return lines or [text]
+
+
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_each_channel_call_is_kept_with_the_refund_and_no_secret(setup: Setup, family: str) -> None:
+    number, broken = f"CALL{family[:3].upper()}", f"CALL{family[:3].upper()}500"
+    setup.trade(family, number)
+    setup.trade(family, broken, "http_500")
+    assert setup.refund(number)["retCode"] == "SUCCESS"
+    assert setup.refund(broken).get("status") == 1
+
+    kept = {
+        order: rows(
+            setup.folder / "refundgate.db",
+            "SELECT x.refund_order_id, x.family, x.status_code, x.request, x.answer, x.error"
+            " FROM channel_exchanges AS x JOIN refunds AS r USING (refund_order_id)"
+            " WHERE r.pay_order_id = ? ORDER BY x.exchange_id",
+            order,
+        )
+        for order in (number, broken)
+    }
+    refund_id, kept_family, status, sent, answer, error = kept[number][0]
+    assert kept_family == family
+    assert refund_id in sent  # our refund id is the channel's key (G3)
+    assert answer
+    assert error is None
+    assert status == (None if family == "unionpay" else 200)  # UnionPay's reply is its record
+    _, _, status, _, answer, error = kept[broken][0]
+    assert status == 500 or "500" in (error or "")
+
+    creds = httpx.get(f"{setup.sims}/{family}/_control/credentials").json()
+    stored = repr(kept)
+    for name in _SECRETS[family]:
+        for piece in _pem_body(creds[name]):
+            assert piece not in stored, name
+
+    shown = run_cli("refund", "show", refund_id, "--calls", cwd=setup.folder)
+    assert shown.returncode == 0, shown.stderr
+    calls = shown.stdout.split("channel calls:")[1].splitlines()[1:]
+    assert family in calls[0]
+    assert "HTTP" in calls[0]
+    assert calls[1].strip().startswith("sent:")
+    assert refund_id in calls[1]

@@ -35,7 +35,7 @@ from refundgate.domain.errors import (
 from refundgate.domain.merchant import Access, Merchant, Operator
 from refundgate.domain.model import OrderStatus
 from refundgate.domain.secret import Secret
-from refundgate.ports import AdminStore, Transition
+from refundgate.ports import EXCHANGE_TEXT_LIMIT, AdminStore, ChannelExchange, Transition
 from refundgate.store.migrate import alembic_config
 from tests.backends import Backend
 from tests.conftest import DAY_MS, KEY, LOGIN, MCH_ID, NOW_MS, OTHER_MCH_ID, seed_merchants
@@ -512,3 +512,24 @@ async def test_a_known_refund_of_another_id_is_refused(seeded: AdminStore) -> No
     reserved = (await seeded.reserve(draft())).refund
     with pytest.raises(ValueError, match="RID1"):
         await seeded.transition("RID2", _ACCEPTED, known=reserved)
+
+
+async def test_channel_calls_are_kept_per_refund_in_order(seeded: AdminStore) -> None:
+    first = ChannelExchange("alipay", "alipay.trade.refund", NOW_MS, '{"a":"1"}', 200, "{}")
+    second = ChannelExchange("alipay", "query", NOW_MS + 1, "{}", error="read timeout")
+    await seeded.record_exchanges("RID1", [first, second])
+    await seeded.record_exchanges("RID2", [replace(first, request="other")])
+    await seeded.record_exchanges("RID1", [])  # nothing to keep writes nothing
+    assert await seeded.channel_exchanges("RID1") == [first, second]
+    assert [x.request for x in await seeded.channel_exchanges("RID2")] == ["other"]
+    assert await seeded.channel_exchanges("RID3") == []
+
+
+async def test_a_long_channel_text_is_cut_at_the_limit(seeded: AdminStore) -> None:
+    long = "x" * (EXCHANGE_TEXT_LIMIT + 10)
+    await seeded.record_exchanges(
+        "RID1", [ChannelExchange("wechat", "refund", NOW_MS, long, 500, long, long)]
+    )
+    (kept,) = await seeded.channel_exchanges("RID1")
+    cut = "x" * EXCHANGE_TEXT_LIMIT
+    assert (kept.request, kept.answer, kept.error, kept.status_code) == (cut, cut, cut, 500)

@@ -23,6 +23,7 @@ import httpx
 import structlog
 
 from refundgate.channels.alipay import AlipayConnector, AlipayCredentials
+from refundgate.channels.records import keep_alipay, keep_unionpay, keep_wechat
 from refundgate.channels.unionpay import UnionPayConnector, UnionPayCredentials
 from refundgate.channels.wechat import (
     ClientCertificate,
@@ -87,6 +88,7 @@ def _wechat(fields: Fields, timeout_s: float, transport: Transport) -> WeChatCon
         sign_type=SignType(fields.get("sign_type") or SignType.MD5.value),
         timeout_s=timeout_s,
         transport=transport,
+        on_exchange=keep_wechat,
     )
 
 
@@ -95,7 +97,13 @@ def _alipay(fields: Fields, timeout_s: float, transport: Transport) -> AlipayCon
         fields["app_id"], Secret(fields["app_private_key_pem"]), fields["alipay_public_key_pem"]
     )
     url = fields.get("base_url") or DEFAULT_BASE_URLS[ChannelFamily.ALIPAY]
-    return AlipayConnector(credentials, gateway_url=url, timeout_s=timeout_s, transport=transport)
+    return AlipayConnector(
+        credentials,
+        gateway_url=url,
+        timeout_s=timeout_s,
+        transport=transport,
+        on_exchange=keep_alipay,
+    )
 
 
 def _unionpay(fields: Fields, timeout_s: float, transport: Transport) -> UnionPayConnector:
@@ -105,6 +113,7 @@ def _unionpay(fields: Fields, timeout_s: float, transport: Transport) -> UnionPa
         back_url=fields["notify_url"],
         timeout_s=timeout_s,
         transport=transport,
+        recorder=keep_unionpay,
     )
 
 

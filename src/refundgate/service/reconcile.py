@@ -35,6 +35,7 @@ from refundgate.domain.reconcile import (
 )
 from refundgate.ports import ChannelOutcome, ChannelRefund, NoSuchRefund, Reservation, Transition
 from refundgate.service.deps import Deps
+from refundgate.service.exchanges import Recording
 from refundgate.service.refunds import apply_outcome, connector_for, submit_refund
 
 __all__ = ["reconcile_due"]
@@ -118,8 +119,13 @@ async def _ask(deps: Deps, request: ChannelRefund, family: ChannelFamily) -> Ref
 
 async def _query(deps: Deps, request: ChannelRefund, family: ChannelFamily) -> ChannelOutcome:
     connector = await connector_for(deps, request.refund.mch_id, family)
-    async with asyncio.timeout(deps.channel_timeout_s):
-        return await connector.query(request)
+    recording = Recording(deps.clock)
+    try:
+        with recording:
+            async with asyncio.timeout(deps.channel_timeout_s):
+                return await connector.query(request)
+    finally:
+        await recording.keep(deps.store, request.refund.refund_order_id)
 
 
 def _unsure(refund: Refund, exc: BaseException) -> None:

@@ -28,6 +28,7 @@ from refundgate.ports import (
     Transition,
 )
 from refundgate.service.deps import Deps
+from refundgate.service.exchanges import Recording
 
 _log = structlog.get_logger("refundgate.service")
 
@@ -111,9 +112,20 @@ async def _ask_channel(deps: Deps, reservation: Reservation) -> Transition | Non
             "channel_account_unusable", refund_order_id=refund.refund_order_id, error=str(exc)
         )
         return None
+    recording = Recording(deps.clock)
+    with recording:
+        change = await _call_channel(deps, connector, reservation)
+    if recording.calls:  # the sandbox makes none: no await on the hot path
+        await recording.keep(deps.store, refund.refund_order_id)
+    return change
+
+
+async def _call_channel(
+    deps: Deps, connector: ChannelConnector, reservation: Reservation
+) -> Transition | None:
     try:
         async with asyncio.timeout(deps.channel_timeout_s):
-            outcome = await connector.refund(ChannelRefund(refund, reservation.order))
+            outcome = await connector.refund(ChannelRefund(reservation.refund, reservation.order))
             _checkpoint(deps, "channel")  # the channel has it; its answer is not read yet
     except NotSent:
         return None

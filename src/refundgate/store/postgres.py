@@ -25,7 +25,7 @@ the pool replaces broken connections, so service resumes by itself.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import asyncpg
@@ -44,6 +44,7 @@ from refundgate.domain.rules import check_refund
 from refundgate.ports import (
     Access,
     ChannelAccount,
+    ChannelExchange,
     DeliveryAttempt,
     DeliveryRecord,
     LeasedNotification,
@@ -58,6 +59,12 @@ from refundgate.store.accounts import (
     account_values,
     pick_account,
     upsert_account,
+)
+from refundgate.store.exchanges import (
+    EXCHANGES,
+    INSERT_EXCHANGE,
+    exchange_from_row,
+    exchange_values,
 )
 from refundgate.store.migrate import upgrade
 from refundgate.store.outbox import (
@@ -189,6 +196,8 @@ SELECT {DELIVERY_COLUMNS} FROM notification_deliveries
 WHERE $1::text IS NULL OR refund_order_id = $1
 ORDER BY delivery_id DESC LIMIT $2
 """
+_INSERT_EXCHANGE = numbered(INSERT_EXCHANGE)
+_EXCHANGES = numbered(EXCHANGES)
 _REFUND_OUT = ", ".join(f"r.{column.strip()}" for column in REFUND_COLUMNS.split(","))
 
 # One statement, one round trip: lock the refund, compare-and-set its status, move
@@ -511,6 +520,22 @@ class PostgresStore:
             )
         )
         return [refund_from_row(row) for row in rows]
+
+    async def record_exchanges(
+        self, refund_order_id: str, exchanges: Sequence[ChannelExchange]
+    ) -> None:
+        rows = exchange_values(refund_order_id, exchanges)
+
+        async def work(connection: Connection) -> None:
+            async with connection.transaction():
+                await connection.executemany(_INSERT_EXCHANGE, rows)
+
+        if rows:
+            await self._call(work)
+
+    async def channel_exchanges(self, refund_order_id: str) -> list[ChannelExchange]:
+        rows = await self._call(lambda connection: connection.fetch(_EXCHANGES, refund_order_id))
+        return [exchange_from_row(row) for row in rows]
 
     async def refund_events(self, refund_order_id: str) -> list[lifecycle.RefundEvent]:
         statement = lifecycle.EVENTS.replace("?", "$1")

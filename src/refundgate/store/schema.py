@@ -25,6 +25,7 @@ from sqlalchemy import (
 __all__ = [
     "DEFAULT_ACCOUNT",
     "channel_accounts",
+    "channel_exchanges",
     "merchants",
     "metadata",
     "notification_deliveries",
@@ -184,4 +185,20 @@ notification_deliveries = Table(
     Column("error", String(256)),
     Column("outcome", String(16), nullable=False),
     Index("ix_notification_deliveries_refund", "refund_order_id", "delivery_id"),
+)
+
+#: The record of channel calls (G6): one row per call, secrets masked.
+channel_exchanges = Table(
+    "channel_exchanges",
+    metadata,
+    Column("exchange_id", Integer, primary_key=True, autoincrement=True),
+    Column("refund_order_id", String(32), nullable=False),
+    Column("family", String(16), nullable=False),
+    Column("operation", String(64), nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Column("request", Text, nullable=False),
+    Column("status_code", Integer),
+    Column("answer", Text),
+    Column("error", Text),
+    Index("ix_channel_exchanges_refund", "refund_order_id", "exchange_id"),
 )

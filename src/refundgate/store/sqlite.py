@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import NoReturn, TypeVar
@@ -45,6 +45,7 @@ from refundgate.domain.rules import check_refund
 from refundgate.ports import (
     Access,
     ChannelAccount,
+    ChannelExchange,
     DeliveryAttempt,
     DeliveryRecord,
     LeasedNotification,
@@ -59,6 +60,12 @@ from refundgate.store.accounts import (
     account_values,
     pick_account,
     upsert_account,
+)
+from refundgate.store.exchanges import (
+    EXCHANGES,
+    INSERT_EXCHANGE,
+    exchange_from_row,
+    exchange_values,
 )
 from refundgate.store.group_commit import GroupCommit
 from refundgate.store.migrate import upgrade
@@ -509,6 +516,24 @@ class SqliteStore:
                 lifecycle.list_statement("sqlite"), (name, name, mch_id, mch_id, limit)
             ).fetchall()
             return [refund_from_row(row) for row in rows]
+
+        return await self._run(lambda: self._read(work))
+
+    async def record_exchanges(
+        self, refund_order_id: str, exchanges: Sequence[ChannelExchange]
+    ) -> None:
+        rows = exchange_values(refund_order_id, exchanges)
+
+        def work(connection: sqlite3.Connection) -> None:
+            connection.executemany(INSERT_EXCHANGE, rows)
+
+        if rows:
+            await self._write(work)
+
+    async def channel_exchanges(self, refund_order_id: str) -> list[ChannelExchange]:
+        def work(connection: sqlite3.Connection) -> list[ChannelExchange]:
+            rows = connection.execute(EXCHANGES, (refund_order_id,)).fetchall()
+            return [exchange_from_row(row) for row in rows]
 
         return await self._run(lambda: self._read(work))
 
