@@ -34,8 +34,8 @@ from refundgate.domain.reconcile import (
     settle_limit_ms,
 )
 from refundgate.ports import ChannelOutcome, ChannelRefund, NoSuchRefund, Reservation, Transition
+from refundgate.service import exchanges
 from refundgate.service.deps import Deps
-from refundgate.service.exchanges import Recording
 from refundgate.service.refunds import apply_outcome, connector_for, submit_refund
 
 __all__ = ["reconcile_due"]
@@ -119,13 +119,13 @@ async def _ask(deps: Deps, request: ChannelRefund, family: ChannelFamily) -> Ref
 
 async def _query(deps: Deps, request: ChannelRefund, family: ChannelFamily) -> ChannelOutcome:
     connector = await connector_for(deps, request.refund.mch_id, family)
-    recording = Recording(deps.clock)
+    calls, recording = exchanges.start(deps.clock)
     try:
-        with recording:
-            async with asyncio.timeout(deps.channel_timeout_s):
-                return await connector.query(request)
+        async with asyncio.timeout(deps.channel_timeout_s):
+            return await connector.query(request)
     finally:
-        await recording.keep(deps.store, request.refund.refund_order_id)
+        exchanges.stop(recording)
+        await exchanges.keep(deps.store, request.refund.refund_order_id, calls)
 
 
 def _unsure(refund: Refund, exc: BaseException) -> None:

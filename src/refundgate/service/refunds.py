@@ -27,8 +27,8 @@ from refundgate.ports import (
     StoreError,
     Transition,
 )
+from refundgate.service import exchanges
 from refundgate.service.deps import Deps
-from refundgate.service.exchanges import Recording
 
 _log = structlog.get_logger("refundgate.service")
 
@@ -112,26 +112,22 @@ async def _ask_channel(deps: Deps, reservation: Reservation) -> Transition | Non
             "channel_account_unusable", refund_order_id=refund.refund_order_id, error=str(exc)
         )
         return None
-    recording = Recording(deps.clock)
-    with recording:
-        change = await _call_channel(deps, connector, reservation)
-    if recording.calls:  # the sandbox makes none: no await on the hot path
-        await recording.keep(deps.store, refund.refund_order_id)
-    return change
-
-
-async def _call_channel(
-    deps: Deps, connector: ChannelConnector, reservation: Reservation
-) -> Transition | None:
+    calls, recording = exchanges.start(deps.clock)
     try:
         async with asyncio.timeout(deps.channel_timeout_s):
-            outcome = await connector.refund(ChannelRefund(reservation.refund, reservation.order))
+            outcome = await connector.refund(ChannelRefund(refund, reservation.order))
             _checkpoint(deps, "channel")  # the channel has it; its answer is not read yet
     except NotSent:
-        return None
+        change = None
     except Exception as exc:  # timeout, unknown answer, even a connector bug: maybe sent (G4)
-        return _unknown(exc, deps.clock.now_ms())
-    return _outcome_change(outcome, deps.clock.now_ms())
+        change = _unknown(exc, deps.clock.now_ms())
+    else:
+        change = _outcome_change(outcome, deps.clock.now_ms())
+    finally:
+        exchanges.stop(recording)
+    if calls:  # the sandbox makes none: no await on the hot path
+        await exchanges.keep(deps.store, refund.refund_order_id, calls)
+    return change
 
 
 def _checkpoint(deps: Deps, step: str) -> None:
