@@ -250,25 +250,38 @@ def test_each_channel_call_is_kept_with_the_refund_and_no_secret(setup: Setup, f
     setup.trade(family, broken, "http_500")
     assert setup.refund(number)["retCode"] == "SUCCESS"
     assert setup.refund(broken).get("status") == 1
+    # WeChat and UnionPay settle later and call us back; the callback is kept too.
+    _wait(lambda: setup.stored_status(number) == "SUCCEEDED", timeout=15)
 
     kept = {
         order: rows(
             setup.folder / "refundgate.db",
-            "SELECT x.refund_order_id, x.family, x.status_code, x.request, x.answer, x.error"
-            " FROM channel_exchanges AS x JOIN refunds AS r USING (refund_order_id)"
+            "SELECT x.refund_order_id, x.family, x.operation, x.status_code, x.request,"
+            " x.answer, x.error FROM channel_exchanges AS x"
+            " JOIN refunds AS r USING (refund_order_id)"
             " WHERE r.pay_order_id = ? ORDER BY x.exchange_id",
             order,
         )
         for order in (number, broken)
     }
-    refund_id, kept_family, status, sent, answer, error = kept[number][0]
+    refund_id, kept_family, _, status, sent, answer, error = kept[number][0]
     assert kept_family == family
     assert refund_id in sent  # our refund id is the channel's key (G3)
     assert answer
     assert error is None
     assert status == (None if family == "unionpay" else 200)  # UnionPay's reply is its record
-    _, _, status, _, answer, error = kept[broken][0]
+    _, _, _, status, _, answer, error = kept[broken][0]
     assert status == 500 or "500" in (error or "")
+    operations = [row[2] for row in kept[number]]
+    if family == "alipay":
+        assert operations == ["alipay.trade.refund"]  # answered at once: no callback
+    else:
+        # The channel's callback as received, and our answer to it.
+        assert operations[-1] == "notify"
+        _, _, _, status, received, answer, _ = kept[number][-1]
+        assert status == 200
+        assert received
+        assert answer
 
     creds = httpx.get(f"{setup.sims}/{family}/_control/credentials").json()
     stored = repr(kept)

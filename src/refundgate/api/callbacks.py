@@ -15,8 +15,14 @@ import structlog
 
 from refundgate.domain.channels import ChannelFamily
 from refundgate.domain.errors import RefundNotFound
-from refundgate.ports import CallbackInvalid, CallbackParser, ChannelCallback, StoreError
-from refundgate.service import Deps, apply_outcome
+from refundgate.ports import (
+    CallbackInvalid,
+    CallbackParser,
+    ChannelCallback,
+    ChannelExchange,
+    StoreError,
+)
+from refundgate.service import Deps, apply_outcome, exchanges
 
 __all__ = ["CALLBACK_PATHS", "callback_answer"]
 
@@ -79,19 +85,38 @@ async def callback_answer(
     if callback is None:
         _log.warning("callback_refused", channel=family.value)
         return parsers[0][1].reject_callback()
-    return await _apply(deps, callback)
+    reply = await _apply(deps, callback)
+    if reply is None:
+        return 200, callback.ack_body, callback.ack_content_type  # not our refund: nothing kept
+    await _keep(deps, family, callback.refund_order_id, body, reply)
+    return reply
 
 
-async def _apply(deps: Deps, callback: ChannelCallback) -> Reply:
+async def _apply(deps: Deps, callback: ChannelCallback) -> Reply | None:
+    """The answer to a verified callback once applied; None if its refund is not ours."""
     try:
         await apply_outcome(deps, callback.refund_order_id, callback.outcome)
     except RefundNotFound:
         # Verified with the default account, but not ours (another system on
         # the same account): refusing would only make the channel retry for days.
         _log.warning("callback_unknown_refund", refund_order_id=callback.refund_order_id)
+        return None
     except StoreError as exc:
         _log.error(
             "callback_not_recorded", refund_order_id=callback.refund_order_id, error=str(exc)
         )
         return _RETRY
     return 200, callback.ack_body, callback.ack_content_type
+
+
+async def _keep(
+    deps: Deps, family: ChannelFamily, refund_order_id: str, body: bytes, reply: Reply
+) -> None:
+    """Keep the callback with its refund (G6): what the channel sent, and our answer.
+    Its body holds no key (WeChat encrypts the refund's details; UnionPay signs)."""
+    status, answer, _ = reply
+    received = ChannelExchange(
+        family.value, "notify", deps.clock.now_ms(), body.decode("utf-8", "replace"),
+        status, answer.decode("utf-8", "replace"),
+    )  # fmt: skip
+    await exchanges.keep(deps.store, refund_order_id, [received])
