@@ -1,10 +1,12 @@
 """The sandbox channels' record of every call they receive.
 
-Kept in memory and, when a path is given, appended to a JSON-lines file, so
-that tests and operators can check from outside the gateway processes that
-each refund reached its channel exactly once. Each record is one ``write`` of
-one line to a file opened for appending, so processes sharing the file do not
-interleave their lines.
+Kept in memory (the latest :data:`KEPT_IN_MEMORY` calls, so that a gateway
+serving sandbox refunds for days does not grow without bound) and, when a
+path is given, appended to a JSON-lines file, whole, so that tests and
+operators can check from outside the gateway processes that each refund
+reached its channel exactly once. Each record is one ``write`` of one line to
+a file opened for appending, so processes sharing the file do not interleave
+their lines.
 """
 
 from __future__ import annotations
@@ -12,10 +14,14 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections import deque
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-__all__ = ["SandboxCall", "SandboxLedger"]
+__all__ = ["KEPT_IN_MEMORY", "SandboxCall", "SandboxLedger"]
+
+#: Calls a ledger keeps in memory, the latest; its file keeps them all.
+KEPT_IN_MEMORY = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +42,7 @@ class SandboxLedger:
 
     def __init__(self, path: str | Path | None = None) -> None:
         self._path = Path(path) if path else None
-        self._calls: list[SandboxCall] = []
+        self._calls: deque[SandboxCall] = deque(maxlen=KEPT_IN_MEMORY)
         self._lock = threading.Lock()
 
     def record(self, call: SandboxCall) -> None:
@@ -52,12 +58,14 @@ class SandboxLedger:
 
     @property
     def calls(self) -> list[SandboxCall]:
+        """The latest calls received (at most :data:`KEPT_IN_MEMORY`), oldest first."""
         with self._lock:
             return list(self._calls)
 
     def first_refund(self, refund_order_id: str) -> SandboxCall | None:
         """The first refund call received for ``refund_order_id``, by this or any
-        process sharing the file: a channel keeps its refunds across our restarts."""
+        process sharing the file: a channel keeps its refunds across our restarts.
+        Without a file, among the calls still in memory."""
         calls = self.read(self._path) if self._path is not None else self.calls
         for call in calls:
             if call.operation == "refund" and call.refund_order_id == refund_order_id:
