@@ -249,8 +249,10 @@ class ChannelExchange:
     """One call to a channel as kept on record (G6): what was sent and what came back,
     with every secret masked by the connector that made it.
 
-    ``request`` and ``answer`` are text as on the wire (a form or JSON object for
-    channels that send fields), cut at :data:`EXCHANGE_TEXT_LIMIT` characters.
+    ``request`` and ``answer`` are text as on the wire (for channels that send a
+    form, its fields as a JSON object), cut at :data:`EXCHANGE_TEXT_LIMIT`
+    characters. For a callback the channel made to us, ``request`` is what it
+    sent and ``answer`` and ``status_code`` are our reply.
     """
 
     family: str
