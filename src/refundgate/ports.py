@@ -27,6 +27,7 @@ from refundgate.domain.model import PayOrder, Refund, RefundDraft, RefundStatus
 from refundgate.domain.secret import Secret
 
 __all__ = [
+    "CUT_OFF",
     "EXCHANGE_TEXT_LIMIT",
     "Access",
     "AdminStore",
@@ -266,6 +267,9 @@ class ChannelExchange:
 
 #: Longest request or answer text kept of one exchange; channels' answers are short.
 EXCHANGE_TEXT_LIMIT = 8_000
+
+#: The error a connector notes for a call its caller cut off (the gateway's deadline).
+CUT_OFF = "cut off before an answer was read (the gateway's deadline, or its shutdown)"
 
 
 class NotificationSender(Protocol):

@@ -296,3 +296,26 @@ def test_each_channel_call_is_kept_with_the_refund_and_no_secret(setup: Setup, f
     assert "HTTP" in calls[0]
     assert calls[1].strip().startswith("sent:")
     assert refund_id in calls[1]
+
+
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_a_call_that_times_out_is_kept_with_its_error(setup: Setup, family: str) -> None:
+    number = f"SLOW{family[:3].upper()}"
+    setup.trade(family, number, "timeout")
+    setup.refund(number)
+    kept = rows(
+        setup.folder / "refundgate.db",
+        "SELECT x.operation, x.request, x.status_code, x.error FROM channel_exchanges AS x"
+        " JOIN refunds AS r USING (refund_order_id) WHERE r.pay_order_id = ?"
+        " ORDER BY x.exchange_id",
+        number,
+    )
+    # WeChat's and UnionPay's simulators settle and call us back meanwhile, so the
+    # callback may be kept before the call it answered.
+    calls = [row for row in kept if row[0] != "notify"]
+    assert len(calls) == 1
+    operation, request, status, error = calls[0]  # sent, and no answer read in time
+    assert "refund" in operation
+    assert request
+    assert status is None
+    assert error

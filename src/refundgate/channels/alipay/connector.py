@@ -36,6 +36,7 @@ import httpx
 from refundgate.channels.alipay import signing, wire
 from refundgate.domain.secret import Secret
 from refundgate.ports import (
+    CUT_OFF,
     ChannelOutcome,
     ChannelRefund,
     ChannelResult,
@@ -189,6 +190,9 @@ class AlipayConnector:
             response = await self._post(params)
         except (NotSent, OutcomeUnknown) as exc:
             self._record(exchange, error=str(exc))
+            raise
+        except asyncio.CancelledError:  # the caller's deadline: sent, maybe received (G6)
+            self._record(exchange, error=CUT_OFF)
             raise
         self._record(exchange, status_code=response.status_code, answer=response.text)
         return self._verified(response, method)

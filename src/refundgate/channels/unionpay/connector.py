@@ -44,6 +44,7 @@ from refundgate.channels.unionpay import signing, wire
 from refundgate.channels.unionpay.wire import Attempt, CodeClass, OrigResult
 from refundgate.domain.secret import Secret
 from refundgate.ports import (
+    CUT_OFF,
     CallbackInvalid,
     ChannelCallback,
     ChannelOutcome,
@@ -280,6 +281,9 @@ class UnionPayConnector:
             reply = self._read_reply(text, attempt)
         except (NotSent, OutcomeUnknown) as exc:
             self._record(Exchange(operation, _masked(fields), error=str(exc)))
+            raise
+        except asyncio.CancelledError:  # the caller's deadline: sent, maybe received (G6)
+            self._record(Exchange(operation, _masked(fields), error=CUT_OFF))
             raise
         self._record(Exchange(operation, _masked(fields), _masked(reply)))
         return reply

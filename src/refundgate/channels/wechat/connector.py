@@ -49,6 +49,7 @@ from refundgate.channels.wechat.signing import (
 from refundgate.channels.wechat.tls import ClientCertificate, tls_context
 from refundgate.domain.secret import Secret
 from refundgate.ports import (
+    CUT_OFF,
     CallbackInvalid,
     ChannelCallback,
     ChannelOutcome,
@@ -241,6 +242,9 @@ class WeChatConnector:
             response = await self._post(path, body)
         except (NotSent, OutcomeUnknown) as exc:
             self._record(exchange, error=str(exc))
+            raise
+        except asyncio.CancelledError:  # the caller's deadline: sent, maybe received (G6)
+            self._record(exchange, error=CUT_OFF)
             raise
         self._record(exchange, response.status_code, self._masked(response.content))
         return self._verified(response)
