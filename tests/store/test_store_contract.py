@@ -35,7 +35,13 @@ from refundgate.domain.errors import (
 from refundgate.domain.merchant import Access, Merchant, Operator
 from refundgate.domain.model import OrderStatus
 from refundgate.domain.secret import Secret
-from refundgate.ports import EXCHANGE_TEXT_LIMIT, AdminStore, ChannelExchange, Transition
+from refundgate.ports import (
+    EXCHANGE_TEXT_LIMIT,
+    AdminStore,
+    ChannelExchange,
+    StoreError,
+    Transition,
+)
 from refundgate.store.migrate import alembic_config
 from tests.backends import Backend
 from tests.conftest import DAY_MS, KEY, LOGIN, MCH_ID, NOW_MS, OTHER_MCH_ID, seed_merchants
@@ -533,3 +539,11 @@ async def test_a_long_channel_text_is_cut_at_the_limit(seeded: AdminStore) -> No
     (kept,) = await seeded.channel_exchanges("RID1")
     cut = "x" * EXCHANGE_TEXT_LIMIT
     assert (kept.request, kept.answer, kept.error, kept.status_code) == (cut, cut, cut, 500)
+
+
+async def test_channel_calls_are_kept_all_or_none(seeded: AdminStore) -> None:
+    good = ChannelExchange("wechat", "refund", NOW_MS, "<xml/>", 200, "<xml/>")
+    broken = replace(good, request=None)  # type: ignore[arg-type]  # NOT NULL refuses it
+    with pytest.raises(StoreError):
+        await seeded.record_exchanges("RID1", [good, broken])
+    assert await seeded.channel_exchanges("RID1") == []

@@ -526,12 +526,8 @@ class PostgresStore:
     ) -> None:
         rows = exchange_values(refund_order_id, exchanges)
 
-        async def work(connection: Connection) -> None:
-            async with connection.transaction():
-                await connection.executemany(_INSERT_EXCHANGE, rows)
-
-        if rows:
-            await self._call(work)
+        if rows:  # executemany is one transaction: all rows or none
+            await self._call(lambda connection: connection.executemany(_INSERT_EXCHANGE, rows))
 
     async def channel_exchanges(self, refund_order_id: str) -> list[ChannelExchange]:
         rows = await self._call(lambda connection: connection.fetch(_EXCHANGES, refund_order_id))
