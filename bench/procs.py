@@ -86,6 +86,24 @@ def machine_busy_ticks() -> tuple[int, int]:
     return sum(ticks) - idle, sum(ticks)
 
 
+def database_cpu_s() -> float:
+    """CPU time used so far by every PostgreSQL process (backends, WAL writer,
+    checkpointer, autovacuum), from /proc: the database's share of the machine,
+    which the server's own CPU leaves out."""
+    ticks = 0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and _command(entry) == "postgres":
+            ticks += _cpu_ticks(int(entry.name))
+    return ticks / _TICKS
+
+
+def _command(proc: Path) -> str:
+    try:
+        return (proc / "comm").read_text().strip()
+    except OSError:
+        return ""
+
+
 def _rss_kb(pid: int) -> int:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():

@@ -23,6 +23,7 @@ from typing import Any
 import uvloop
 
 from bench.common import refund_body
+from bench.procs import database_cpu_s
 from bench.seed import seed_postgres, seed_sqlite
 from refundgate.bootstrap import build_app, configure_logging
 from refundgate.config import Settings
@@ -88,16 +89,19 @@ def main() -> None:
         time.thread_time
     )  # the loop thread only: wall time would blame whatever waited for the GIL
     started, cpu, loop_cpu = time.perf_counter(), time.process_time(), time.thread_time()
+    database_cpu = database_cpu_s()
     if not args.no_profile:
         profiler.enable()
     loop.run_until_complete(_drive(app, measured, args.concurrency))
     profiler.disable()
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu
     loop_cpu = time.thread_time() - loop_cpu
+    database_cpu = database_cpu_s() - database_cpu
     n = len(measured)
     print(
         f"{n} refunds: {n / wall:.0f}/s wall, CPU each: {cpu / n * 1e6:.0f} µs in all,"
-        f" {loop_cpu / n * 1e6:.0f} µs on the loop thread"
+        f" {loop_cpu / n * 1e6:.0f} µs on the loop thread,"
+        f" {database_cpu / n * 1e6:.0f} µs in PostgreSQL's processes"
     )
     if not args.no_profile:
         pstats.Stats(profiler).sort_stats("tottime").print_stats(25)

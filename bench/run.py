@@ -152,13 +152,18 @@ def _measure(server: procs.Server, connections: int, args: argparse.Namespace) -
     write_bodies(bodies, int(BODIES_PER_S * args.seconds) + 1000, tag=tag + "m", orders=args.orders)
     load = procs.loadavg()
     cpu, (busy, total) = server.cpu_s(), procs.machine_busy_ticks()
+    database_cpu = procs.database_cpu_s()
     result = procs.wrk(server.url, connections=connections, seconds=args.seconds, bodies=bodies)
     # CPU per refund moves far less between runs than refunds/s does: the
     # server's own (every thread and process of it; a database server's not),
-    # and how busy the whole machine was (wrk and any database included).
+    # PostgreSQL's (on SQLite the database is inside the server), and how busy
+    # the whole machine was (wrk and any database included).
     cpu = server.cpu_s() - cpu
+    database_cpu = procs.database_cpu_s() - database_cpu
     busy_after, total_after = procs.machine_busy_ticks()
-    result["cpu_us_per_refund"] = round(cpu / max(result["requests"], 1) * 1e6)
+    refunds = max(result["requests"], 1)
+    result["cpu_us_per_refund"] = round(cpu / refunds * 1e6)
+    result["database_cpu_us_per_refund"] = round(database_cpu / refunds * 1e6)
     result["machine_busy"] = round((busy_after - busy) / max(total_after - total, 1), 2)
     result["rss_mb"] = round(server.rss_mb(), 1)
     result["loadavg_before"] = load
@@ -170,6 +175,7 @@ def _line(store: str, what: str, c: int, r: dict[str, Any]) -> None:
         f"{store:10} {what:8} c={c:<3} {r['per_s']:8.0f}/s  p50 {r['p50_us'] / 1000:6.2f} ms"
         f"  p99 {r['p99_us'] / 1000:6.2f} ms  refused {r['refused']:<4} errors {r['errors']:<3}"
         f" rss {r['rss_mb']:6.1f} MB  cpu {r['cpu_us_per_refund']:4d} µs/refund"
+        f" (db {r['database_cpu_us_per_refund']:4d})"
         f"  busy {r['machine_busy']:.0%}  load {r['loadavg_before']:.1f}"
         + ("  WRAPPED" if r["wrapped"] else ""),
         flush=True,
@@ -274,6 +280,10 @@ def _summary(by_connections: dict[int, Runs]) -> dict[str, Any]:
         "loadavg_before": keyed(lambda c: product[c]["loadavg_before"]),
         "cpu_us_per_refund": keyed(lambda c: product[c]["cpu_us_per_refund"]),
         "ceiling_cpu_us_per_refund": keyed(lambda c: ceiling[c]["cpu_us_per_refund"]),
+        "database_cpu_us_per_refund": keyed(lambda c: product[c]["database_cpu_us_per_refund"]),
+        "ceiling_database_cpu_us_per_refund": keyed(
+            lambda c: ceiling[c]["database_cpu_us_per_refund"]
+        ),
         "machine_busy": keyed(lambda c: product[c]["machine_busy"]),
         "ceiling_machine_busy": keyed(lambda c: ceiling[c]["machine_busy"]),
     }

@@ -8,11 +8,11 @@ import pytest
 from bench.run import _median_run, _paired_ratio, _summary
 
 
-def _run(per_s: float, p99_ms: float = 10.0) -> dict[str, Any]:
+def _run(per_s: float, p99_ms: float = 10.0, database_cpu_us: int = 400) -> dict[str, Any]:
     return {
         "per_s": per_s, "p50_us": p99_ms * 500, "p99_us": p99_ms * 1000, "rss_mb": 100.0,
         "refused": 0, "errors": 0, "loadavg_before": 1.0, "cpu_us_per_refund": 300,
-        "machine_busy": 0.5,
+        "database_cpu_us_per_refund": database_cpu_us, "machine_busy": 0.5,
     }  # fmt: skip
 
 
@@ -40,8 +40,12 @@ def test_the_ratio_needs_as_many_ceiling_runs_as_product_runs() -> None:
 def test_the_summary_reports_each_round_and_the_median_runs() -> None:
     runs = {
         16: {
-            "product": [_run(1_000, p99_ms=20), _run(1_200, p99_ms=15), _run(800, p99_ms=40)],
-            "ceiling": [_run(1_250), _run(1_500), _run(1_000)],
+            "product": [
+                _run(1_000, p99_ms=20, database_cpu_us=500),
+                _run(1_200, p99_ms=15),
+                _run(800, p99_ms=40),
+            ],
+            "ceiling": [_run(1_250, database_cpu_us=350), _run(1_500), _run(1_000)],
         }
     }
     summary = _summary(runs)
@@ -52,3 +56,6 @@ def test_the_summary_reports_each_round_and_the_median_runs() -> None:
     assert summary["ratio"] == {"16": 0.8}
     assert summary["refunds_per_s_by_round"] == {"16": [1_000, 1_200, 800]}
     assert summary["ceiling_per_s_by_round"] == {"16": [1_250, 1_500, 1_000]}
+    # PostgreSQL's own CPU, each side's from its median run
+    assert summary["database_cpu_us_per_refund"] == {"16": 500}
+    assert summary["ceiling_database_cpu_us_per_refund"] == {"16": 350}

@@ -232,8 +232,9 @@ def test_a_transitions_balance_change_depends_on_its_target_alone() -> None:
             assert change.refund_count == unit.refund_count
 
 
+@pytest.mark.parametrize("knowing", [False, True], ids=["by-id", "known-refund"])
 async def test_an_outcome_takes_the_order_before_the_refund(
-    pg: Backend, monkeypatch: pytest.MonkeyPatch
+    pg: Backend, monkeypatch: pytest.MonkeyPatch, knowing: bool
 ) -> None:
     # Another transaction holds the order, then asks for the refund, as a twin's
     # reservation does (the order, then the refund's number). Were the outcome to
@@ -243,13 +244,16 @@ async def test_an_outcome_takes_the_order_before_the_refund(
     store = await _seeded(pg)
     other = await asyncpg.connect(pg.url)
     try:
-        await store.reserve(_draft("N1"))
+        reserved = (await store.reserve(_draft("N1"))).refund
+        known = reserved if knowing else None  # with it, the compare-and-set statement
         await other.execute("SET deadlock_timeout = '10s'")  # the outcome's side would lose
         transaction = other.transaction()
         await transaction.start()
         await other.execute("UPDATE pay_orders SET amount = amount WHERE pay_order_id = 'P1'")
         outcome = asyncio.create_task(
-            store.transition("RID-N1", Transition(RefundStatus.SUCCEEDED, NOW_MS + 1, "ok"))
+            store.transition(
+                "RID-N1", Transition(RefundStatus.SUCCEEDED, NOW_MS + 1, "ok"), known=known
+            )
         )
         await asyncio.sleep(0.3)  # the outcome waits for the order
         touch_refund = "UPDATE refunds SET attempts = attempts WHERE refund_order_id = 'RID-N1'"

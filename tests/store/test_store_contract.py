@@ -471,21 +471,22 @@ _ACCEPTED = Transition(RefundStatus.PROCESSING, NOW_MS, "accepted", channel_refu
 _HELD = Transition(RefundStatus.REVIEW, NOW_MS, "held", err_code="E0", err_msg="held for review")
 
 
-@pytest.mark.parametrize(
-    ("first", "change"),
-    [
-        (None, Transition(RefundStatus.SUCCEEDED, NOW_MS + 1, "ok", channel_refund_id="CH-NEW")),
-        (None, Transition(RefundStatus.SUCCEEDED, NOW_MS + 1, "ok")),
-        (None, Transition(RefundStatus.FAILED, NOW_MS + 1, "no", err_code="E1", err_msg="m")),
-        (None, Transition(RefundStatus.PROCESSING, NOW_MS + 1, "accepted")),
-        (None, Transition(RefundStatus.REVIEW, NOW_MS + 1, "odd answer", err_code="E2")),
-        (_ACCEPTED, Transition(RefundStatus.SUCCEEDED, NOW_MS + 1, "settled")),
-        (_ACCEPTED, Transition(RefundStatus.SUCCEEDED, NOW_MS + 1, "ok", channel_refund_id="CH2")),
-        (_ACCEPTED, Transition(RefundStatus.FAILED, NOW_MS + 1, "no", err_msg="only a message")),
-        (_HELD, Transition(RefundStatus.SUCCEEDED, NOW_MS + 1, "resolved")),
-        (_HELD, Transition(RefundStatus.FAILED, NOW_MS + 1, "resolved", err_code="E9")),
-    ],
-)
+_RESERVED = Transition(RefundStatus.PENDING, NOW_MS, "reserved")
+_OUTCOMES = [
+    (None, Transition(RefundStatus.SUCCEEDED, NOW_MS + 1, "ok", channel_refund_id="CH-NEW")),
+    (None, Transition(RefundStatus.SUCCEEDED, NOW_MS + 1, "ok")),
+    (None, Transition(RefundStatus.FAILED, NOW_MS + 1, "no", err_code="E1", err_msg="m")),
+    (None, Transition(RefundStatus.PROCESSING, NOW_MS + 1, "accepted")),
+    (None, Transition(RefundStatus.REVIEW, NOW_MS + 1, "odd answer", err_code="E2")),
+    (_ACCEPTED, Transition(RefundStatus.SUCCEEDED, NOW_MS + 1, "settled")),
+    (_ACCEPTED, Transition(RefundStatus.SUCCEEDED, NOW_MS + 1, "ok", channel_refund_id="CH2")),
+    (_ACCEPTED, Transition(RefundStatus.FAILED, NOW_MS + 1, "no", err_msg="only a message")),
+    (_HELD, Transition(RefundStatus.SUCCEEDED, NOW_MS + 1, "resolved")),
+    (_HELD, Transition(RefundStatus.FAILED, NOW_MS + 1, "resolved", err_code="E9")),
+]
+
+
+@pytest.mark.parametrize(("first", "change"), _OUTCOMES)
 async def test_an_outcome_given_the_known_refund_returns_what_is_stored(
     seeded: AdminStore, first: Transition | None, change: Transition
 ) -> None:
@@ -497,6 +498,55 @@ async def test_an_outcome_given_the_known_refund_returns_what_is_stored(
     assert moved == await seeded.find_refund(MCH_ID, refund_order_id="RID1")
     without_known = await seeded.transition("RID1", change)  # the same change, again
     assert without_known == moved
+
+
+async def _written_for(backend: Backend, rid: str, order: str) -> dict[str, object]:
+    """What an outcome wrote for refund ``rid`` of ``order``, without their ids."""
+    refund = await backend.fetch(
+        "SELECT status, channel_refund_id, err_code, err_msg, succeeded_at, attempts,"
+        " updated_at FROM refunds WHERE refund_order_id = ?",
+        rid,
+    )
+    events = await backend.fetch(
+        "SELECT kind, from_status, to_status, login_name, client_ip, reason, detail, at"
+        " FROM refund_events WHERE refund_order_id = ? ORDER BY event_id",
+        rid,
+    )
+    notifications = await backend.fetch(
+        "SELECT mch_id, notify_url, refund_status, state, attempts, next_attempt_at"
+        " FROM notifications WHERE refund_order_id = ? ORDER BY notification_id",
+        rid,
+    )
+    return {
+        "refund": refund,
+        "events": events,
+        "notifications": notifications,
+        "balances": await backend.balances(order),
+    }
+
+
+@pytest.mark.parametrize(("first", "change"), _OUTCOMES)
+async def test_an_outcome_given_the_known_refund_writes_what_one_without_it_writes(
+    seeded: AdminStore, backend: Backend, first: Transition | None, change: Transition
+) -> None:
+    # Two twin refunds on twin orders: one moved knowing the refund (the hot path's
+    # compare-and-set), the other with only its id (the store reads it first).
+    await seeded.add_order(PayOrder(MCH_ID, "P2", "ALIPAY_QR", "CAD", 10_000, NOW_MS))
+    url = "https://shop.example/refunds"  # so that a final status queues a notification
+    known = (await seeded.reserve(draft(notify_url=url))).refund
+    await seeded.reserve(draft("N2", rid="RID2", order="P2", notify_url=url))
+    if first is not None:
+        known = await seeded.transition("RID1", first)
+        await seeded.transition("RID2", first)
+    await seeded.transition("RID1", change, known=known)
+    await seeded.transition("RID2", change)
+    written = await _written_for(backend, "RID1", "P1")
+    assert written == await _written_for(backend, "RID2", "P2")
+    assert len(written["notifications"]) == int(change.target.is_final)  # type: ignore[arg-type]
+    assert written["events"][-1][1:3] == (  # type: ignore[index]
+        (first or _RESERVED).target.name,
+        change.target.name,
+    )
 
 
 async def test_an_outcome_given_a_refund_that_moved_on_reads_the_stored_one(

@@ -93,6 +93,7 @@ from refundgate.store.rows import (
     check_authority,
     check_known,
     json_text,
+    moved,
     order_from_row,
     refund_from_row,
 )
@@ -258,6 +259,52 @@ UNION ALL
 SELECT {REFUND_COLUMNS} FROM refunds
 WHERE refund_order_id = $1 AND NOT EXISTS (SELECT 1 FROM changed)
 """
+# The outcome of a refund its caller holds (``known``): a compare-and-set from the
+# status it knows, without _APPLY's locking read of the refund, its join to find the
+# order, or its read-back. PostgreSQL spent 60-100 µs of CPU per refund less on it than
+# on _APPLY (backend CPU per outcome, one connection, see transition). The order is
+# still locked before the refund, as _APPLY does. The status graph has no cycles, so a
+# refund still in the known status has not changed since it was read.
+# $1 refund_order_id, $2 target, $3 at, $4 channel_refund_id, $5 err_code, $6 err_msg,
+# $7 succeeded_at, $8 the known status, $9..$11 balance factors, $12 attempts added,
+# $13 login_name, $14 reason, $15 detail, $16 whether the target is final, $17 mch_id,
+# $18 pay_order_id.
+_APPLY_KNOWN = """
+WITH relaxed AS (
+    SELECT set_config('synchronous_commit', 'off', true) AS setting
+), order_first AS (
+    SELECT 1 FROM pay_orders AS o WHERE o.mch_id = $17 AND o.pay_order_id = $18 FOR UPDATE
+), changed AS (
+    UPDATE refunds AS r SET status = $2, updated_at = $3,
+        channel_refund_id = COALESCE($4, r.channel_refund_id),
+        err_code = COALESCE($5, r.err_code), err_msg = COALESCE($6, r.err_msg),
+        succeeded_at = COALESCE($7, r.succeeded_at),
+        attempts = r.attempts + $12
+    FROM relaxed, order_first
+    WHERE r.refund_order_id = $1 AND r.status = $8 AND relaxed.setting IS NOT NULL
+    RETURNING r.refund_order_id, r.mch_id, r.pay_order_id, r.amount, r.notify_url
+), balances AS (
+    UPDATE pay_orders AS o
+    SET reserved_amount = o.reserved_amount + $9 * ch.amount,
+        refunded_amount = o.refunded_amount + $10 * ch.amount,
+        refund_count = o.refund_count + $11
+    FROM changed AS ch
+    WHERE o.mch_id = ch.mch_id AND o.pay_order_id = ch.pay_order_id
+), event AS (
+    INSERT INTO refund_events (refund_order_id, mch_id, at, kind, from_status, to_status,
+        login_name, client_ip, reason, detail)
+    SELECT ch.refund_order_id, ch.mch_id, $3, 'status', $8, $2, $13, NULL, $14, $15
+    FROM changed AS ch
+), outbox AS (
+    INSERT INTO notifications (refund_order_id, mch_id, notify_url, refund_status, state,
+        next_attempt_at, created_at)
+    SELECT ch.refund_order_id, m.mch_id, COALESCE(ch.notify_url, m.notify_url), $2,
+        'PENDING', $3, $3
+    FROM changed AS ch JOIN merchants AS m ON m.mch_id = ch.mch_id
+    WHERE $16 AND COALESCE(ch.notify_url, m.notify_url) IS NOT NULL
+)
+SELECT 1 FROM changed
+"""
 _INSERT_MERCHANT = """
 INSERT INTO merchants (mch_id, name, status, sign_key, previous_key,
     previous_key_expires_at, notify_url, created_at)
@@ -302,6 +349,19 @@ def _apply_arguments(refund_order_id: str, change: Transition) -> tuple[Any, ...
         change.err_msg, succeeded_at, sources, factors.reserved,
         factors.refunded, factors.refund_count, change.login_name, change.reason,
         json_text(change.detail), target.is_final,
+    )  # fmt: skip
+
+
+def _known_arguments(known: Refund, change: Transition) -> tuple[Any, ...]:
+    target = change.target
+    factors = _BY_TARGET[target][1]
+    succeeded_at = change.at if target is RefundStatus.SUCCEEDED else None
+    return (
+        known.refund_order_id, target.name, change.at, change.channel_refund_id,
+        change.err_code, change.err_msg, succeeded_at, known.status.name, factors.reserved,
+        factors.refunded, factors.refund_count, int(known.status is RefundStatus.PENDING),
+        change.login_name, change.reason, json_text(change.detail), target.is_final,
+        known.mch_id, known.pay_order_id,
     )  # fmt: skip
 
 
@@ -454,8 +514,14 @@ class PostgresStore:
         self, refund_order_id: str, change: Transition, *, known: Refund | None = None
     ) -> Refund:
         check_known(refund_order_id, known)
-        # ``known`` saves nothing here: the one statement reads the row back in its
-        # own round trip.
+        if known is not None and known.status.can_become(change.target):
+            arguments = _known_arguments(known, change)
+            changed = await self._call(
+                lambda connection: connection.fetchval(_APPLY_KNOWN, *arguments)
+            )
+            if changed is not None:
+                return moved(known, change)
+        # No refund known, or it has moved on since: decide from the stored one.
         row = await self._call(
             lambda connection: connection.fetchrow(
                 _APPLY, *_apply_arguments(refund_order_id, change)
