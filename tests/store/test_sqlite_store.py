@@ -21,6 +21,7 @@ from refundgate.domain import (
     RefundStatus,
 )
 from refundgate.ports import StoreError, Transition
+from refundgate.store import group_commit
 from refundgate.store import sqlite as sqlite_module
 from refundgate.store.refund_rules import reservation_arguments
 from refundgate.store.rows import ORDER_COLUMNS
@@ -101,6 +102,34 @@ async def test_only_outcome_commits_are_relaxed_and_reservations_stay_durable(
     await seeded.reserve(draft("N2", rid="RID2"))
     await seeded.transition("RID2", Transition(RefundStatus.SUCCEEDED, NOW_MS, "ok"))
     assert batches == [(2, [True]), (1, [False]), (2, [True]), (1, [False])]
+
+
+async def test_commits_on_the_loop_never_checkpoint_and_every_nth_in_a_row_goes_to_the_thread(
+    seeded: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A checkpoint syncs the WAL and the database file: it must not stop the
+    # event loop. Commits on the loop run with wal_autocheckpoint = 0 (off);
+    # durable ones, on the flusher thread, with SQLite's default of 1000 pages.
+    # After CHECKPOINT_EVERY batches in a row on the loop, one goes to the thread.
+    monkeypatch.setattr(group_commit, "CHECKPOINT_EVERY", 3)
+    commits: list[tuple[int, int, str]] = []
+    commit = seeded._batches._commit
+
+    def recording(connection: sqlite3.Connection, batch: list[Any]) -> None:
+        synchronous = int(connection.execute("PRAGMA synchronous").fetchone()[0])
+        pages = int(connection.execute("PRAGMA wal_autocheckpoint").fetchone()[0])
+        on_loop = threading.current_thread() is threading.main_thread()
+        commits.append((synchronous, pages, "loop" if on_loop else "thread"))
+        commit(connection, batch)
+
+    monkeypatch.setattr(seeded._batches, "_commit", recording)
+    for number in range(1, 5):
+        await seeded.reserve(draft(f"N{number}", amount=100, rid=f"RID{number}"))
+    for number in range(1, 5):
+        await seeded.transition(f"RID{number}", Transition(RefundStatus.SUCCEEDED, NOW_MS, "ok"))
+    await seeded.reserve(draft("N5", amount=100, rid="RID5"))
+    durable = (2, 1000, "thread")
+    assert commits == [durable] * 4 + [(1, 0, "loop")] * 3 + [durable, durable]
 
 
 async def test_a_write_waits_for_another_process_lock_off_the_loop(
