@@ -201,6 +201,32 @@ _INSERT_EXCHANGE = numbered(INSERT_EXCHANGE)
 _EXCHANGES = numbered(EXCHANGES)
 _REFUND_OUT = ", ".join(f"r.{column.strip()}" for column in REFUND_COLUMNS.split(","))
 
+# What follows a refund's status change ``changed`` (its id, merchant, order, amount,
+# notify_url and ``source``, the status it left) in both outcome statements: its
+# balances, its event and, on a final status, its outbox row. $2 target, $3 at,
+# $9..$11 balance factors, $12 login_name, $13 reason, $14 detail, $15 whether final.
+_AFTER_CHANGE = """), balances AS (
+    UPDATE pay_orders AS o
+    SET reserved_amount = o.reserved_amount + $9 * ch.amount,
+        refunded_amount = o.refunded_amount + $10 * ch.amount,
+        refund_count = o.refund_count + $11
+    FROM changed AS ch
+    WHERE o.mch_id = ch.mch_id AND o.pay_order_id = ch.pay_order_id
+), event AS (
+    INSERT INTO refund_events (refund_order_id, mch_id, at, kind, from_status, to_status,
+        login_name, client_ip, reason, detail)
+    SELECT ch.refund_order_id, ch.mch_id, $3, 'status', ch.source, $2, $12, NULL, $13, $14
+    FROM changed AS ch
+), outbox AS (
+    INSERT INTO notifications (refund_order_id, mch_id, notify_url, refund_status, state,
+        next_attempt_at, created_at)
+    SELECT ch.refund_order_id, m.mch_id, COALESCE(ch.notify_url, m.notify_url), $2,
+        'PENDING', $3, $3
+    FROM changed AS ch JOIN merchants AS m ON m.mch_id = ch.mch_id
+    WHERE $15 AND COALESCE(ch.notify_url, m.notify_url) IS NOT NULL
+)
+"""
+
 # One statement, one round trip: lock the refund, compare-and-set its status, move
 # the balances, append the event and, on a final status, the outbox row. The first
 # CTE makes this statement's own commit skip the wait for the WAL flush: a lost
@@ -234,27 +260,7 @@ WITH relaxed AS (
     FROM current AS c
     WHERE r.refund_order_id = c.refund_order_id AND c.status = ANY($8::text[])
     RETURNING {_REFUND_OUT}, c.status AS source
-), balances AS (
-    UPDATE pay_orders AS o
-    SET reserved_amount = o.reserved_amount + $9 * ch.amount,
-        refunded_amount = o.refunded_amount + $10 * ch.amount,
-        refund_count = o.refund_count + $11
-    FROM changed AS ch
-    WHERE o.mch_id = ch.mch_id AND o.pay_order_id = ch.pay_order_id
-), event AS (
-    INSERT INTO refund_events (refund_order_id, mch_id, at, kind, from_status, to_status,
-        login_name, client_ip, reason, detail)
-    SELECT ch.refund_order_id, ch.mch_id, $3, 'status', ch.source, $2, $12, NULL, $13, $14
-    FROM changed AS ch
-), outbox AS (
-    INSERT INTO notifications (refund_order_id, mch_id, notify_url, refund_status, state,
-        next_attempt_at, created_at)
-    SELECT ch.refund_order_id, m.mch_id, COALESCE(ch.notify_url, m.notify_url), $2,
-        'PENDING', $3, $3
-    FROM changed AS ch JOIN merchants AS m ON m.mch_id = ch.mch_id
-    WHERE $15 AND COALESCE(ch.notify_url, m.notify_url) IS NOT NULL
-)
-SELECT {REFUND_COLUMNS} FROM changed
+{_AFTER_CHANGE}SELECT {REFUND_COLUMNS} FROM changed
 UNION ALL
 SELECT {REFUND_COLUMNS} FROM refunds
 WHERE refund_order_id = $1 AND NOT EXISTS (SELECT 1 FROM changed)
@@ -265,11 +271,9 @@ WHERE refund_order_id = $1 AND NOT EXISTS (SELECT 1 FROM changed)
 # and an outcome, one connection: 344 -> 315-330 µs). The order is still locked before
 # the refund, as _APPLY does. The status graph has no cycles, so a refund still in the
 # known status has not changed since it was read.
-# $1 refund_order_id, $2 target, $3 at, $4 channel_refund_id, $5 err_code, $6 err_msg,
-# $7 succeeded_at, $8 the known status, $9..$11 balance factors, $12 attempts added,
-# $13 login_name, $14 reason, $15 detail, $16 whether the target is final, $17 mch_id,
+# $1..$15 as _APPLY's but $8, the known status; $16 attempts added, $17 mch_id,
 # $18 pay_order_id.
-_APPLY_KNOWN = """
+_APPLY_KNOWN = f"""
 WITH relaxed AS (
     SELECT set_config('synchronous_commit', 'off', true) AS setting
 ), order_first AS (
@@ -279,31 +283,12 @@ WITH relaxed AS (
         channel_refund_id = COALESCE($4, r.channel_refund_id),
         err_code = COALESCE($5, r.err_code), err_msg = COALESCE($6, r.err_msg),
         succeeded_at = COALESCE($7, r.succeeded_at),
-        attempts = r.attempts + $12
+        attempts = r.attempts + $16
     FROM relaxed, order_first
     WHERE r.refund_order_id = $1 AND r.status = $8 AND relaxed.setting IS NOT NULL
-    RETURNING r.refund_order_id, r.mch_id, r.pay_order_id, r.amount, r.notify_url
-), balances AS (
-    UPDATE pay_orders AS o
-    SET reserved_amount = o.reserved_amount + $9 * ch.amount,
-        refunded_amount = o.refunded_amount + $10 * ch.amount,
-        refund_count = o.refund_count + $11
-    FROM changed AS ch
-    WHERE o.mch_id = ch.mch_id AND o.pay_order_id = ch.pay_order_id
-), event AS (
-    INSERT INTO refund_events (refund_order_id, mch_id, at, kind, from_status, to_status,
-        login_name, client_ip, reason, detail)
-    SELECT ch.refund_order_id, ch.mch_id, $3, 'status', $8, $2, $13, NULL, $14, $15
-    FROM changed AS ch
-), outbox AS (
-    INSERT INTO notifications (refund_order_id, mch_id, notify_url, refund_status, state,
-        next_attempt_at, created_at)
-    SELECT ch.refund_order_id, m.mch_id, COALESCE(ch.notify_url, m.notify_url), $2,
-        'PENDING', $3, $3
-    FROM changed AS ch JOIN merchants AS m ON m.mch_id = ch.mch_id
-    WHERE $16 AND COALESCE(ch.notify_url, m.notify_url) IS NOT NULL
-)
-SELECT 1 FROM changed
+    RETURNING r.refund_order_id, r.mch_id, r.pay_order_id, r.amount, r.notify_url,
+        $8 AS source
+{_AFTER_CHANGE}SELECT 1 FROM changed
 """
 _INSERT_MERCHANT = """
 INSERT INTO merchants (mch_id, name, status, sign_key, previous_key,
@@ -359,8 +344,8 @@ def _known_arguments(known: Refund, change: Transition) -> tuple[Any, ...]:
     return (
         known.refund_order_id, target.name, change.at, change.channel_refund_id,
         change.err_code, change.err_msg, succeeded_at, known.status.name, factors.reserved,
-        factors.refunded, factors.refund_count, int(known.status is RefundStatus.PENDING),
-        change.login_name, change.reason, json_text(change.detail), target.is_final,
+        factors.refunded, factors.refund_count, change.login_name, change.reason,
+        json_text(change.detail), target.is_final, int(known.status is RefundStatus.PENDING),
         known.mch_id, known.pay_order_id,
     )  # fmt: skip
 
