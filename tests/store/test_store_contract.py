@@ -290,13 +290,24 @@ async def test_applying_an_outcome_twice_changes_nothing_the_second_time(
     assert await backend.snapshot() == before
 
 
-async def test_concurrent_outcomes_apply_once(seeded: AdminStore, backend: Backend) -> None:
-    await seeded.reserve(draft())
+@pytest.mark.parametrize("knowing", ["none", "half", "all"])
+async def test_concurrent_outcomes_apply_once(
+    seeded: AdminStore, backend: Backend, knowing: str
+) -> None:
+    # Callers that hold the reserved refund take the compare-and-set path; the
+    # others read the stored one. Mixed or not, one outcome is applied.
+    reserved = (await seeded.reserve(draft())).refund
     outcomes = [
         Transition(RefundStatus.SUCCEEDED if i % 2 else RefundStatus.FAILED, NOW_MS, "race")
         for i in range(10)
     ]
-    results = await asyncio.gather(*(seeded.transition("RID1", t) for t in outcomes))
+    known = {"none": [], "half": range(0, 10, 2), "all": range(10)}[knowing]
+    results = await asyncio.gather(
+        *(
+            seeded.transition("RID1", t, known=reserved if i in known else None)
+            for i, t in enumerate(outcomes)
+        )
+    )
     # Whichever outcome came first is the one every caller sees, and the only one applied.
     assert len({r.status for r in results}) == 1
     final = results[0].status
