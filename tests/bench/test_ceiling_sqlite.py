@@ -1,0 +1,64 @@
+"""The SQLite ceiling's group commit: a refused job rolls back alone, the rest commit.
+
+The ceiling is the benchmark's denominator, not product code; it still must
+do the work it is credited with, or the ratio flatters nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+from bench.ceiling.sqlite_group import GroupWriter
+
+
+def _table(path: Path) -> None:
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE TABLE t (k TEXT PRIMARY KEY)")
+
+
+def _insert(key: str) -> object:
+    return lambda c: c.execute("INSERT INTO t VALUES (?)", (key,)).rowcount
+
+
+def _keys(path: Path) -> list[str]:
+    with sqlite3.connect(path) as connection:
+        return [row[0] for row in connection.execute("SELECT k FROM t ORDER BY k")]
+
+
+@pytest.mark.parametrize("durable", [True, False])
+def test_a_batch_commits_its_jobs_and_a_refused_one_changes_nothing(
+    tmp_path: Path, durable: bool
+) -> None:
+    path = tmp_path / "c.db"
+    _table(path)
+
+    async def scenario() -> list[object]:
+        writer = GroupWriter(str(path))
+        jobs = [writer.submit(_insert(k), durable=durable) for k in ("a", "b", "a", "c")]
+        return await asyncio.gather(*jobs, return_exceptions=True)
+
+    results = asyncio.run(scenario())
+    assert results[:2] == [1, 1]
+    assert results[3] == 1
+    assert isinstance(results[2], sqlite3.IntegrityError)
+    assert _keys(path) == ["a", "b", "c"]  # committed: another connection reads them
+
+
+def test_jobs_queued_while_a_durable_batch_flushes_run_in_the_next(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    _table(path)
+
+    async def scenario() -> tuple[object, object]:
+        writer = GroupWriter(str(path))
+        first = writer.submit(_insert("a"), durable=True)
+        await asyncio.sleep(0)  # the first batch is running: this one waits for it
+        second = writer.submit(_insert("a"), durable=False)
+        return await asyncio.gather(first, second, return_exceptions=True)
+
+    first, second = asyncio.run(scenario())
+    assert first == 1
+    assert isinstance(second, sqlite3.IntegrityError)  # it saw the first one's commit
+    assert _keys(path) == ["a"]
