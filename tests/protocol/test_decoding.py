@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, unquote_to_bytes, urlencode
 
 import pytest
 from hypothesis import given, settings
@@ -303,3 +303,32 @@ def test_a_params_only_body_decodes_as_the_general_form_decoding_would(value: st
     body = f"params={value}"
     general = _outcome(lambda: decoding._from_params(decoding._form(body)))
     assert _outcome(lambda: decode_request(body.encode(), FORM)) == general
+
+
+#: Text made of what percent-decoding reads: escapes whole or cut short, hex
+#: digits of both cases, backslashes (the fast way's own escape sign), any character.
+PERCENT_TEXT = st.lists(
+    st.one_of(
+        st.sampled_from(["%", "%4", "%41", "%e9", "%E9", "%%", "%x1", "\\", "\\x41", "x", "+"]),
+        st.text(max_size=3),
+    ),
+    max_size=30,
+).map("".join)
+
+
+@settings(max_examples=1000)
+@given(text=PERCENT_TEXT)
+def test_percent_decoding_gives_what_the_stdlib_gives(text: str) -> None:
+    assert decoding.percent_decoded(text) == unquote_to_bytes(text)
+
+
+def test_percent_decoding_of_a_refund_body_takes_the_fast_way(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The canonical body must not fall back to the stdlib's loop, or the
+    # speed-up is gone without any test noticing.
+    monkeypatch.setattr(decoding, "unquote_to_bytes", None)
+    encoded = quote(json.dumps({"mchId": "1", "note": "é \\ %"}), safe="")
+    assert (
+        decoding.percent_decoded(encoded) == json.dumps({"mchId": "1", "note": "é \\ %"}).encode()
+    )

