@@ -133,13 +133,17 @@ def _servers(store: Store, args: argparse.Namespace, logs: Path) -> dict[str, pr
          "--database-url", store.product_url],
         port=args.port, env={"REFUNDGATE_LOG_LEVEL": args.log_level, **pool}, logs=logs,
     )  # fmt: skip
-    ceiling = procs.start(
-        f"{store.name}-ceiling",
-        [str(procs.BIN / "granian"), "--interface", "rsgi", "--host", "127.0.0.1",
-         "--port", str(args.port + 1), "--workers", "1", "--loop", "uvloop", "--http", "1",
-         "--no-ws", "--log-level", "warning", "--no-access-log", "bench.ceiling.app:app"],
-        port=args.port + 1, env={"CEILING_DATABASE": store.ceiling_target}, logs=logs,
-    )  # fmt: skip
+    try:
+        ceiling = procs.start(
+            f"{store.name}-ceiling",
+            [str(procs.BIN / "granian"), "--interface", "rsgi", "--host", "127.0.0.1",
+             "--port", str(args.port + 1), "--workers", "1", "--loop", "uvloop", "--http", "1",
+             "--no-ws", "--log-level", "warning", "--no-access-log", "bench.ceiling.app:app"],
+            port=args.port + 1, env={"CEILING_DATABASE": store.ceiling_target}, logs=logs,
+        )  # fmt: skip
+    except BaseException:  # a server left running would answer the next run on its port
+        product.stop()
+        raise
     return {"product": product, "ceiling": ceiling}
 
 
