@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -114,7 +115,16 @@ def _rss_kb(pid: int) -> int:
     return 0
 
 
+def _check_port_free(port: int) -> None:
+    """Refuse to start on a port already served: the readiness check would take
+    the old server's answer for the new one's, and the run would measure it."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        if probe.connect_ex(("127.0.0.1", port)) == 0:
+            raise RuntimeError(f"port {port} is already served (a server from an earlier run?)")
+
+
 def start(name: str, command: list[str], *, port: int, env: dict[str, str], logs: Path) -> Server:
+    _check_port_free(port)
     log = logs / f"{name}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(  # noqa: S603 - commands built here, not input

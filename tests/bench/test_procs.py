@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import pytest
 
 from bench import procs
 
@@ -42,3 +45,13 @@ def test_machine_busy_ticks_count_our_own_work_within_the_total() -> None:
     ticks = os.sysconf("SC_CLK_TCK")
     assert busy_after - busy >= 0.1 * ticks
     assert busy_after - busy <= total_after - total
+
+
+def test_a_server_is_not_started_on_a_port_another_one_serves(tmp_path: Path) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(RuntimeError, match="already served"):
+            procs.start("late", [sys.executable, "-c", "pass"], port=port, env={}, logs=tmp_path)
+    assert not (tmp_path / "late.log").exists()  # nothing was started
