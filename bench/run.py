@@ -35,6 +35,8 @@ from bench.common import write_bodies
 from bench.seed import seed_postgres, seed_sqlite
 
 RESULTS = procs.ROOT / "bench" / "results" / "latest.json"
+#: Where a quick run writes unless told: never over the committed full run's figures.
+QUICK_RESULTS = RESULTS.with_name("quick.json")
 BODIES_PER_S = 12_000  # above any rate seen here (9k/s), so that no body repeats
 
 
@@ -60,8 +62,11 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--log-level", default="info", help="the product's REFUNDGATE_LOG_LEVEL")
     parser.add_argument("--pg-server", default="postgresql://postgres@127.0.0.1:5432")
     parser.add_argument("--port", type=int, default=18080)
-    parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--output", type=Path, default=None, help="JSON (latest.json; quick: quick.json)"
+    )
     args = parser.parse_args(argv)
+    args.output = args.output or (QUICK_RESULTS if args.quick else RESULTS)
     args.seconds = args.seconds or (2.0 if args.quick else 10.0)
     args.rounds = max(1, args.rounds or (1 if args.quick else 3))
     args.orders = args.orders or (2_000 if args.quick else 100_000)
