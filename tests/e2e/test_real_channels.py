@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import time
@@ -318,4 +319,7 @@ def test_a_call_that_times_out_is_kept_with_its_error(setup: Setup, family: str)
     assert "refund" in operation
     assert request
     assert status is None
-    assert error
+    # The kept error says no answer was read in time: the gateway's deadline cut
+    # the call off, or (the connector's own deadline is the same) the connector's.
+    assert error is not None
+    assert re.search(r"no answer|did not answer in time|cut off before an answer", error), error
