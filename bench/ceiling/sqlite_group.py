@@ -89,10 +89,10 @@ Job = tuple[asyncio.Future[Any], Work]
 
 
 class GroupWriter:
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, busy_timeout_ms: int = 10_000) -> None:
         self._connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._connection.execute("PRAGMA journal_mode = WAL")
-        self._connection.execute("PRAGMA busy_timeout = 10000")
+        self._connection.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         self._synchronous = ""
         self._pending: list[tuple[Job, bool]] = []
         self._running = False  # a batch is scheduled or not yet committed
@@ -117,7 +117,14 @@ class GroupWriter:
         if wanted != self._synchronous:
             self._connection.execute(f"PRAGMA synchronous = {wanted}")
             self._synchronous = wanted
-        results = self._run([job for job, _ in pending])
+        jobs = [job for job, _ in pending]
+        try:
+            results = self._run(jobs)
+        except sqlite3.Error as exc:  # BEGIN (the lock held too long), or a savepoint failed
+            if self._connection.in_transaction:
+                self._connection.execute("ROLLBACK")
+            self._done([(future, False, exc) for future, _ in jobs])  # none kept; go on
+            return
         loop = asyncio.get_running_loop()
         if durable:
             self._flusher.submit(self._commit_on_thread, results, loop)

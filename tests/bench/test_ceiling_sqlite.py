@@ -64,3 +64,28 @@ def test_jobs_queued_while_a_durable_batch_flushes_run_after_its_commit(tmp_path
         return await asyncio.gather(first, second)
 
     assert asyncio.run(scenario()) == [1, 1]
+
+
+def test_a_batch_that_cannot_take_the_lock_fails_its_jobs_and_the_next_batch_runs(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "c.db"
+    _table(path)
+
+    async def scenario() -> tuple[list[object], object]:
+        writer = GroupWriter(str(path), busy_timeout_ms=20)
+        holder = sqlite3.connect(path, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")  # another process's write lock
+        try:
+            jobs = [writer.submit(_insert(k), durable=True) for k in ("a", "b")]
+            refused = await asyncio.wait_for(asyncio.gather(*jobs, return_exceptions=True), 5)
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        later = await asyncio.wait_for(writer.submit(_insert("c"), durable=True), 5)
+        return refused, later
+
+    refused, later = asyncio.run(scenario())
+    assert all(isinstance(r, sqlite3.OperationalError) for r in refused), refused
+    assert later == 1
+    assert _keys(path) == ["c"]  # nothing of the failed batch was kept
