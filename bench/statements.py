@@ -8,8 +8,8 @@ product's own store functions (``SqliteStore._reserve`` and ``_transition``,
 with the domain objects the service hands them) and the ceiling's
 (``reserve`` and ``succeed`` of bench/ceiling/sqlite_group.py, each in a
 SAVEPOINT as its group commit runs them). A connection that times every
-``execute`` splits each side's time into its statements and the Python
-around them. No HTTP, no event loop, no COMMIT's flush: only what a batch
+statement, with its fetches, splits each side's time into its statements
+and the Python around them. No HTTP, no event loop, no COMMIT's flush: only what a batch
 runs on the loop, per refund.
 """
 
