@@ -113,14 +113,11 @@ class GroupWriter:
             self._running = False
             return
         durable = any(is_durable for _, is_durable in pending)
-        wanted = "FULL" if durable else "NORMAL"
-        if wanted != self._synchronous:
-            self._connection.execute(f"PRAGMA synchronous = {wanted}")
-            self._synchronous = wanted
         jobs = [job for job, _ in pending]
         try:
+            self._set_synchronous("FULL" if durable else "NORMAL")
             results = self._run(jobs)
-        except sqlite3.Error as exc:  # BEGIN (the lock held too long), or a savepoint failed
+        except sqlite3.Error as exc:  # BEGIN (the lock held too long), a PRAGMA, a savepoint
             if self._connection.in_transaction:
                 self._connection.execute("ROLLBACK")
             self._done([(future, False, exc) for future, _ in jobs])  # none kept; go on
@@ -130,6 +127,11 @@ class GroupWriter:
             self._flusher.submit(self._commit_on_thread, results, loop)
         else:
             self._done(self._commit(results))
+
+    def _set_synchronous(self, wanted: str) -> None:
+        if wanted != self._synchronous:
+            self._connection.execute(f"PRAGMA synchronous = {wanted}")
+            self._synchronous = wanted
 
     def _run(self, batch: list[Job]) -> list[tuple[asyncio.Future[Any], bool, Any]]:
         c = self._connection
@@ -156,7 +158,12 @@ class GroupWriter:
         return results
 
     def _commit_on_thread(self, results: list[Any], loop: asyncio.AbstractEventLoop) -> None:
-        loop.call_soon_threadsafe(self._done, self._commit(results))
+        try:
+            settled = self._commit(results)
+        except Exception as exc:  # the ROLLBACK after a failed COMMIT failed too
+            settled = [(future, False, exc) for future, _, _ in results]
+        # Whatever happened, the callers hear of it: an executor would keep the error.
+        loop.call_soon_threadsafe(self._done, settled)
 
     def _done(self, results: list[Any]) -> None:
         for future, ok, value in results:

@@ -89,3 +89,22 @@ def test_a_batch_that_cannot_take_the_lock_fails_its_jobs_and_the_next_batch_run
     assert all(isinstance(r, sqlite3.OperationalError) for r in refused), refused
     assert later == 1
     assert _keys(path) == ["c"]  # nothing of the failed batch was kept
+
+
+def test_a_durable_commit_that_raises_on_the_thread_fails_its_jobs_instead_of_hanging(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "c.db"
+    _table(path)
+
+    def broken(results: list[object]) -> list[object]:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    async def scenario() -> list[object]:
+        writer = GroupWriter(str(path))
+        monkeypatch.setattr(writer, "_commit", broken)
+        job = writer.submit(_insert("a"), durable=True)
+        return await asyncio.wait_for(asyncio.gather(job, return_exceptions=True), 5)
+
+    [result] = asyncio.run(scenario())
+    assert isinstance(result, sqlite3.OperationalError)
